@@ -1,0 +1,48 @@
+# seqlab: `make train` runs the main job, `make test` runs the suite. Each sets itself up:
+# the first call creates .venv and installs seqlab into it.
+#
+# TORCH_SPEC pins the CPU build of PyTorch that lies on this machine's disk; on a GPU box
+# use e.g. `make TORCH_SPEC=torch train` to let pip choose a CUDA build.
+
+VENV       ?= .venv
+PYTHON     ?= python3
+TORCH_SPEC ?= torch==2.13.0
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+
+# The local TinyStories slice, when this checkout sits next to ../shared.
+TINYSTORIES_LOCAL := $(abspath ../shared/data/tinystories)
+ifneq ($(wildcard $(TINYSTORIES_LOCAL)/train.jsonl),)
+export SEQLAB_TINYSTORIES ?= $(TINYSTORIES_LOCAL)
+endif
+
+ARGS ?=
+
+.PHONY: install train test test-fast lint bench clean
+
+install: $(STAMP) ## create .venv and install seqlab with its dev tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+train: $(STAMP) ## train the default GRU on TinyStories (extra overrides: make train ARGS="model.hidden_size=512")
+	$(BIN)/seqlab train $(ARGS)
+
+test: $(STAMP) ## the whole test suite
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## the suite without the slow end-to-end tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check seqlab tests benchmarks
+
+bench: $(STAMP) ## engine overhead and fused-vs-scratch speed (prints numbers)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Reading run folders: plots, comparisons, FLOP reports."""

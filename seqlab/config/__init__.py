@@ -1,0 +1,1 @@
+"""Structured-config schemas (dataclasses). Importing this package never imports torch."""

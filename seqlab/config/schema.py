@@ -1,0 +1,80 @@
+"""The root config schema and its registration with Hydra's ConfigStore."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class TrainerConfig:
+    """How the engine trains: optimiser, schedule, evaluation and logging cadence."""
+
+    max_steps: int = 2000
+    """Optimiser steps to take."""
+    batch_size: int = 32
+    """Sequences per step."""
+    optimizer: str = "adam"
+    """`adam` or `adamw`."""
+    lr: float = 1e-3
+    """Peak learning rate."""
+    weight_decay: float = 0.0
+    """L2 (adam) or decoupled (adamw) weight decay."""
+    beta1: float = 0.9
+    """Adam's first-moment decay."""
+    beta2: float = 0.999
+    """Adam's second-moment decay."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value; 0 turns clipping off."""
+    lr_schedule: str = "constant"
+    """`constant` or `cosine` (decay to min_lr_ratio * lr after warmup)."""
+    warmup_steps: int = 0
+    """Linear warm-up steps from 0 to lr."""
+    min_lr_ratio: float = 0.1
+    """Final lr as a fraction of lr for the cosine schedule."""
+    eval_every: int = 500
+    """Evaluate on the validation split every N steps (and always at the last step)."""
+    eval_batches: int = 100
+    """Validation batches per evaluation (fixed, evenly spaced windows: comparable across evals)."""
+    log_every: int = 50
+    """Write a metrics.jsonl record every N steps."""
+    sample_prompt: str = "Once upon a time"
+    """Prompt for the samples written to samples.txt at each evaluation."""
+    sample_tokens: int = 200
+    """New tokens per sample in samples.txt."""
+    num_samples: int = 2
+    """Samples per evaluation in samples.txt; 0 turns sampling off."""
+    sample_temperature: float = 0.8
+    """Softmax temperature of those samples."""
+
+
+@dataclass
+class Config:
+    """Root config: one model, one task, one trainer, and where to run."""
+
+    model: Any = MISSING
+    """Chosen from conf/model/ (`model=gru`)."""
+    task: Any = MISSING
+    """Chosen from conf/task/ (`task=tinystories`)."""
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    """Chosen from conf/trainer/ (`trainer=default`)."""
+    device: str = "auto"
+    """`auto` (cuda > mps > cpu), `cpu`, `cuda`, `cuda:N` or `mps`."""
+    seed: int = 1337
+    """Seeds torch, numpy and python's random (init, batches, dropout, samples)."""
+    threads: int | None = None
+    """torch.set_num_threads for CPU runs; None keeps torch's default."""
+
+
+def register_configs() -> None:
+    """Register the schemas so that conf/*.yaml can name them in their defaults lists."""
+    from seqlab.registry import MODELS, TASKS
+
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    for name, spec in MODELS.items():
+        cs.store(group="model", name=f"schema_{name}", node=spec.config)
+    for name, spec in TASKS.items():
+        cs.store(group="task", name=f"schema_{name}", node=spec.config)

@@ -1,0 +1,1 @@
+"""The training engine: device, run folder, checkpoints, the loop and its display."""

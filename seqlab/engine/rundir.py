@@ -1,0 +1,80 @@
+"""The run folder: every file a run leaves, written in one place.
+
+Only one process writes it (rank 0 under multi-process training); the others get a
+RunDir with `enabled=False`, whose writes do nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from seqlab.engine.atomic import atomic_write_json, atomic_write_text
+
+
+class RunDir:
+    """Paths and writers for config.yaml, metrics.jsonl, loss.png, samples.txt,
+    checkpoint/ and summary.json."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = Path(path)
+        self.enabled = enabled
+        if enabled:
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    config = property(lambda self: self.path / "config.yaml")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    loss_plot = property(lambda self: self.path / "loss.png")
+    samples = property(lambda self: self.path / "samples.txt")
+    checkpoints = property(lambda self: self.path / "checkpoint")
+    summary = property(lambda self: self.path / "summary.json")
+    flops = property(lambda self: self.path / "flops.json")
+
+    def write_config(self, yaml_text: str) -> None:
+        if self.enabled:
+            atomic_write_text(self.config, yaml_text)
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one JSON object to metrics.jsonl (flushed: readable while running)."""
+        if self.enabled:
+            with open(self.metrics, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def add_samples(self, step: int, prompt: str, samples: list[str]) -> None:
+        if not self.enabled:
+            return
+        try:
+            with open(self.samples, "a", encoding="utf-8") as f:
+                f.write(f"=== step {step} | prompt {prompt!r} ===\n")
+                for i, text in enumerate(samples, 1):
+                    f.write(f"--- sample {i} ---\n{text}\n")
+                f.write("\n")
+        except OSError as err:  # a lost sample never costs the run
+            warnings.warn(f"could not write {self.samples}: {err}", stacklevel=2)
+
+    def plot_losses(self, records: list[dict[str, Any]]) -> None:
+        if not self.enabled:
+            return
+        try:
+            from seqlab.analysis.plots import plot_loss_curves
+
+            plot_loss_curves(records, self.loss_plot, title=self.path.name)
+        except Exception as err:  # a plot is never worth a crash
+            warnings.warn(f"could not draw {self.loss_plot}: {err}", stacklevel=2)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        if self.enabled:
+            atomic_write_json(self.summary, summary)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """Every parseable record of metrics.jsonl (a torn last line is skipped)."""
+        records = []
+        if self.metrics.exists():
+            for line in self.metrics.read_text(encoding="utf-8").splitlines():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records

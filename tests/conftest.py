@@ -1,0 +1,64 @@
+"""Shared fixtures: a tiny TinyStories-shaped corpus and an isolated environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NAMES = ["Lily", "Tom", "Sam", "Mia", "Ben"]
+THINGS = ["a red ball", "a big cat", "a small boat", "a shiny star", "a green frog"]
+PLACES = ["the park", "the garden", "the beach", "the forest"]
+
+
+def make_story(rng: random.Random) -> str:
+    name, thing, place = rng.choice(NAMES), rng.choice(THINGS), rng.choice(PLACES)
+    return (f"Once upon a time, {name} went to {place}. {name} saw {thing}. "
+            f"{name} was very happy and played with {thing} all day.")
+
+
+def write_corpus(folder: Path, train_stories: int = 300, val_stories: int = 40, seed: int = 0) -> Path:
+    """A local `datasets` source laid out like TinyStories: train.jsonl, validation.jsonl."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train_stories), ("validation", val_stories)):
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for _ in range(count):
+                f.write(json.dumps({"text": make_story(rng)}) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("tinystories"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Caches and outputs go to temp folders; nothing reaches the network."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("SEQLAB_CACHE", str(base / "seqlab-cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(base / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.delenv("SEQLAB_TINYSTORIES", raising=False)
+    monkeypatch.delenv("SEQLAB_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python -m seqlab ARGS` as a user would, one thread for torch."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# Overrides that make a training run take seconds on the tiny corpus.
+TINY = ["trainer.max_steps=30", "trainer.eval_every=15", "trainer.eval_batches=4",
+        "trainer.log_every=5", "trainer.batch_size=8", "trainer.sample_tokens=20",
+        "model.embed_size=16", "model.hidden_size=32", "device=cpu", "threads=1"]
