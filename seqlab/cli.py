@@ -88,14 +88,17 @@ def sample(
 
 @app.command()
 def models() -> None:
-    """List the models in the registry.
+    """List the models in the registry and the presets in conf/model/ (use as model=NAME).
 
     Example: [bold]seqlab models[/]
     """
-    from seqlab.registry import MODELS
+    from seqlab.registry import MODELS, model_presets
 
     for name, spec in sorted(MODELS.items()):
         typer.echo(f"{name:<22}{spec.summary}")
+    for preset, family in model_presets():
+        if preset not in MODELS:
+            typer.echo(f"{preset:<22}preset of {family} (conf/model/{preset}.yaml)")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab.config.models import GRUConfig
+from seqlab.config.models import GRUConfig, LSTMConfig, RNNConfig, TransformerConfig
 from seqlab.config.tasks import TinyStoriesConfig
 from seqlab.errors import SeqlabError
 
@@ -40,6 +40,21 @@ MODELS: dict[str, Spec] = {
         GRUConfig,
         "seqlab.models.gru:build_gru",
         "GRU language model (Cho et al. 2014); impl=fused (nn.GRU) or scratch (seed equations)",
+    ),
+    "rnn": Spec(
+        RNNConfig,
+        "seqlab.models.rnn:build_rnn",
+        "Elman RNN language model, tanh or relu, any depth; impl=fused (nn.RNN) or scratch",
+    ),
+    "lstm": Spec(
+        LSTMConfig,
+        "seqlab.models.lstm:build_lstm",
+        "LSTM language model (Hochreiter & Schmidhuber 1997); impl=fused (nn.LSTM) or scratch",
+    ),
+    "transformer": Spec(
+        TransformerConfig,
+        "seqlab.models.transformer:build_transformer",
+        "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
     ),
 }
 
@@ -72,3 +87,18 @@ def build_task(task_cfg: Any):
     """Build the task `task_cfg.name` names."""
     spec = lookup(TASKS, task_cfg.name, "task")
     return spec.load_builder()(task_cfg)
+
+
+def model_presets() -> list[tuple[str, str]]:
+    """(preset, family) for every conf/model/*.yaml, read without composing."""
+    import yaml
+
+    from seqlab.config.paths import config_dir
+
+    found = []
+    for path in sorted((config_dir() / "model").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        family = data.get("name") or next(
+            (d for d in data.get("defaults", []) if isinstance(d, str) and d in MODELS), path.stem)
+        found.append((path.stem, family))
+    return found

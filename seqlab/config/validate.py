@@ -33,3 +33,18 @@ def validate_config(cfg: Any) -> None:
         raise SeqlabError(f"model.dropout must be below 1, got {cfg.model.dropout}")
     if cfg.trainer.sample_temperature <= 0:
         raise SeqlabError(f"trainer.sample_temperature must be positive, got {cfg.trainer.sample_temperature}")
+    validate_pairing(cfg)
+
+
+def validate_pairing(cfg: Any) -> None:
+    """Model-and-task constraints: a transformer's context must hold one training example."""
+    model, task = cfg.model, cfg.task
+    n_embd, n_head = model.get("n_embd"), model.get("n_head")
+    if n_embd is not None and n_head is not None and n_embd % n_head:
+        raise SeqlabError(f"model.n_embd={n_embd} is not a multiple of model.n_head={n_head}")
+    block = model.get("block_size")
+    if block is not None and task.get("seq_len") is not None and task.seq_len > block:
+        raise SeqlabError(
+            f"task.seq_len={task.seq_len} exceeds model.block_size={block}; "
+            f"raise model.block_size or lower task.seq_len"
+        )

@@ -40,8 +40,7 @@ class TrainState:
 def train_step(model: torch.nn.Module, task: Any, batch: Batch, optimizer: torch.optim.Optimizer,
                grad_clip: float) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One optimiser step; returns the loss and the gradient norm before clipping (detached)."""
-    logits, _ = model(batch.inputs)
-    loss = task.loss(logits, batch)
+    loss = task.loss(model, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else None
@@ -139,13 +138,18 @@ class Trainer:
             s.best_val_loss, s.best_val_bpc = metrics["val_loss"], metrics.get("val_bpc")
         if self.is_main:
             if t.num_samples > 0:
-                texts = sample_texts(self.model, self.task.vocab, t.sample_prompt, t.num_samples,
-                                     t.sample_tokens, t.sample_temperature, seed=self.cfg.seed + s.step,
-                                     device=self.device)
-                self.run.add_samples(s.step, t.sample_prompt, texts)
+                self.run.add_samples(s.step, t.sample_prompt, self._samples())
             self._checkpoint(best=improved, metrics=metrics)
             self.run.plot_losses(self.records + [{"step": s.step, **metrics}])
         return metrics
+
+    def _samples(self) -> list[str]:
+        """Generated text for samples.txt; a task that is not free text shows its own examples."""
+        t = self.tcfg
+        if hasattr(self.task, "examples"):
+            return self.task.examples(self.model, t.num_samples, self.device)
+        return sample_texts(self.model, self.task.vocab, t.sample_prompt, t.num_samples, t.sample_tokens,
+                            t.sample_temperature, seed=self.cfg.seed + self.state.step, device=self.device)
 
     def _checkpoint(self, best: bool, metrics: dict[str, float] | None = None) -> None:
         if not self.is_main:

@@ -1,7 +1,7 @@
 """The interface every task provides to the engine.
 
 A task owns its data, its vocabulary, its loss and its metrics; the engine only asks it
-for training batches, a loss on a batch, and an evaluation dict. New kinds of task
+for training batches, the loss of a model on a batch, and an evaluation dict. New kinds of task
 (classification, sequence-to-sequence) implement the same four methods.
 """
 
@@ -44,8 +44,12 @@ class Task(Protocol):
         """A random training batch drawn with `generator` (seeded: resumable)."""
         ...
 
-    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean loss of the model's output on `batch` (a scalar tensor)."""
+    def loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        """Run `model` on `batch` and return the mean loss (a scalar tensor).
+
+        The task drives the forward pass because it knows what the model is fed
+        (a decoder-only model gets one sequence, an encoder-decoder a pair).
+        """
         ...
 
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int,

@@ -62,7 +62,8 @@ class CharLMTask:
         for chunk in starts.split(batch_size):
             yield self._windows(data, chunk)
 
-    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        logits, _ = model(batch.inputs)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=-100)
 
     @torch.no_grad()
@@ -73,9 +74,8 @@ class CharLMTask:
         total, count = 0.0, 0
         for batch in self.eval_batches(batch_size, num_batches):
             batch = batch.to(device)
-            logits, _ = model(batch.inputs)
             n = batch.targets.numel()
-            total += self.loss(logits, batch).item() * n
+            total += self.loss(model, batch).item() * n
             count += n
         model.train(was_training)
         val_loss = total / count
