@@ -139,6 +139,8 @@ class Trainer:
         if self.is_main:
             if t.num_samples > 0:
                 self.run.add_samples(s.step, t.sample_prompt, self._samples())
+            if hasattr(self.task, "write_artifacts"):  # task-specific pictures, e.g. alignment.png
+                self.task.write_artifacts(self.model, self.run.path, self.device)
             self._checkpoint(best=improved, metrics=metrics)
             self.run.plot_losses(self.records + [{"step": s.step, **metrics}])
         return metrics
@@ -169,6 +171,7 @@ class Trainer:
             "params": self.params, "steps": s.step, "tokens": s.tokens,
             "best_val_loss": s.best_val_loss, "final_val_loss": final.get("val_loss"),
             "best_val_bpc": s.best_val_bpc, "final_val_bpc": final.get("val_bpc"),
+            **{f"final_{k}": v for k, v in final.items() if k not in ("val_loss", "val_bpc")},
             "tokens_per_s": s.tokens / max(s.train_time_s, 1e-9),
             "train_time_s": s.train_time_s, "wall_s": wall_s, "device": str(self.device),
             **self.task.summary(),
