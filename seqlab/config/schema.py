@@ -47,6 +47,14 @@ class TrainerConfig:
     """Samples per evaluation in samples.txt; 0 turns sampling off."""
     sample_temperature: float = 0.8
     """Softmax temperature of those samples."""
+    checkpoint_every: int = 0
+    """Also checkpoint every N steps (0: only at evaluations and at the end)."""
+    keep_last: int = 1
+    """Step checkpoints to keep (the best one is always kept as well)."""
+    resume: str | None = None
+    """A run folder to continue: weights, optimiser, RNG streams, data position, metrics."""
+    max_skipped_steps: int = 0
+    """Steps with a non-finite loss or gradient to skip before the run counts as diverged."""
 
 
 @dataclass

@@ -12,7 +12,8 @@ POSITIVE = {
     "task": ("seq_len", "max_chars"),
 }
 NON_NEGATIVE = {
-    "trainer": ("weight_decay", "grad_clip", "warmup_steps", "sample_tokens", "num_samples"),
+    "trainer": ("weight_decay", "grad_clip", "warmup_steps", "sample_tokens", "num_samples",
+                "checkpoint_every", "keep_last", "max_skipped_steps"),
     "model": ("dropout",),
 }
 

@@ -12,7 +12,9 @@ half-written checkpoint.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,22 +41,43 @@ class Checkpoint:
 
 
 def save_checkpoint(folder: Path, model: torch.nn.Module, meta: dict[str, Any],
-                    pointers: tuple[str, ...] = ("last",), keep_last: int = 1) -> Path:
-    """Write checkpoint/step_<step>/ and point `pointers` (last, best) at it."""
+                    pointers: tuple[str, ...] = ("last",), keep_last: int = 1,
+                    write_extra: Callable[[Path], None] | None = None) -> Path:
+    """Write checkpoint/step_<step>/ and point `pointers` (last, best) at it.
+
+    `write_extra(tmp_folder)` adds files (optimizer and RNG state) before the folder
+    is published by its rename.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = f"step_{meta['step']:06d}"
     final = folder / name
+    for stale in folder.glob(".tmp-*"):  # left by a process killed mid-write
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder / f".tmp-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_model(model, str(tmp / WEIGHTS))
+    if write_extra is not None:
+        write_extra(tmp)
     atomic_write_json(tmp / META, {"format_version": FORMAT_VERSION, **meta})
-    shutil.rmtree(final, ignore_errors=True)
+    for path in tmp.iterdir():  # on disk before the rename makes the folder visible
+        _fsync(path)
+    _fsync(tmp)
+    if final.exists():  # re-saving a step (e.g. after a resume): replace it
+        shutil.rmtree(final)
     tmp.rename(final)
+    _fsync(folder)
     for pointer in pointers:
         atomic_write_json(folder / f"{pointer}.json", {"step": meta["step"], "dir": name})
     _prune(folder, keep_last)
     return final
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _prune(folder: Path, keep_last: int) -> None:
@@ -114,9 +137,14 @@ def load_checkpoint(path: Path, which: str = "last", device: str | torch.device 
         )
     vocab = CharVocab.from_json(meta["vocab"])
     model = build_model(OmegaConf.create(meta["config"]["model"]), len(vocab))
+    load_weights(model, folder, device)
+    return Checkpoint(model.to(device), vocab, meta, folder)
+
+
+def load_weights(model: torch.nn.Module, folder: Path, device: str | torch.device = "cpu") -> None:
+    """Load a step folder's weights into `model`; a damaged file or a shape mismatch is one clear error."""
     try:
         load_model(model, str(folder / WEIGHTS), strict=True, device=str(device))
     except (SafetensorError, OSError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0]
         raise SeqlabError(f"checkpoint '{folder}': cannot load {WEIGHTS} ({first})") from None
-    return Checkpoint(model.to(device), vocab, meta, folder)

@@ -42,6 +42,11 @@ class RunDir:
             with open(self.metrics, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
+    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Replace metrics.jsonl with `records` (a resume drops the steps it will redo)."""
+        if self.enabled:
+            atomic_write_text(self.metrics, "".join(json.dumps(r) + "\n" for r in records))
+
     def add_samples(self, step: int, prompt: str, samples: list[str]) -> None:
         if not self.enabled:
             return

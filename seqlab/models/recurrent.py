@@ -8,7 +8,8 @@ like torch.nn.RNN/GRU/LSTM, so the scratch and fused cores load each other's wei
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -83,7 +83,10 @@ def _load_texts(source: str, max_chars: int, val_max_chars: int | None) -> tuple
             raise SeqlabError(f"'{source}' has no '{split}' split (it has: {', '.join(ds)})")
         if "text" not in ds[split].column_names:
             raise SeqlabError(f"'{source}' split '{split}' has no 'text' column")
-    return _join(ds["train"], max_chars), _join(ds["validation"], val_max_chars)
+    try:  # pyarrow decodes lazily: a bad byte surfaces while reading rows
+        return _join(ds["train"], max_chars), _join(ds["validation"], val_max_chars)
+    except UnicodeDecodeError as err:
+        raise SeqlabError(f"task.source '{source}': a data file is not UTF-8 ({err.reason})") from None
 
 
 def _join(split, limit: int | None) -> str:

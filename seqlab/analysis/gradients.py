@@ -1,0 +1,298 @@
+"""Gradient flow through time: ||dL_T/dh_t|| for t = 1..T, L_T the loss at the last step only.
+
+Backpropagation through time multiplies the gradient by one step Jacobian
+dh_{t+1}/dh_t per step back. For an Elman RNN with identity activation that Jacobian is
+W_hh^T, so the norm changes like rho(W_hh)^(T-t): it vanishes for rho < 1 and explodes
+for rho > 1 (exactly, when W_hh is a scaled orthogonal matrix). Gated cells replace it
+with a data-dependent Jacobian that a trained model can keep near 1.
+
+The measurement runs the scratch path (ScratchRecurrent stepping the project's own
+cells), so every h_t is a tensor of the graph; a fused model's weights are copied into
+its scratch twin first (the parameter names and layouts are the same).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqlab.errors import SeqlabError
+from seqlab.models.recurrent import RecurrentLM, ScratchRecurrent
+
+
+@dataclass
+class Flow:
+    """The measured gradient norms of one model."""
+
+    label: str
+    norms: list[float]
+    """norms[t-1] = batch mean of ||dL_T/dh_t|| (top layer), t = 1..T."""
+    layers: int = 1
+
+    @property
+    def factor(self) -> float:
+        return decay_factor(self.norms)
+
+
+def decay_factor(norms: list[float]) -> float:
+    """Per-step factor going back in time, from a least-squares fit of log norm against t.
+
+    < 1: the gradient shrinks by that factor per step back (vanishing); > 1: it grows.
+    For norms = c * rho^(T-t) it returns rho exactly.
+    """
+    points = [(t, math.log(v)) for t, v in enumerate(norms, 1) if v > 0 and math.isfinite(v)]
+    if len(points) < 2:
+        return float("nan")
+    mt = sum(t for t, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    slope = sum((t - mt) * (y - my) for t, y in points) / sum((t - mt) ** 2 for t, _ in points)
+    return math.exp(-slope)
+
+
+def scratch_twin(model: RecurrentLM) -> RecurrentLM:
+    """A copy of `model` whose core is a ScratchRecurrent holding the same weights."""
+    from seqlab.models.gru import gru_cell
+    from seqlab.models.lstm import lstm_cell
+    from seqlab.models.rnn import ACTIVATIONS, elman_cell
+
+    core = getattr(model, "core", model)  # a transformer has no core: refused below
+    if isinstance(core, ScratchRecurrent):
+        return copy.deepcopy(model)
+    if isinstance(core, nn.LSTM):
+        cell, gates, cell_state = lstm_cell, 4, True
+    elif isinstance(core, nn.GRU):
+        cell, gates, cell_state = gru_cell, 3, False
+    elif isinstance(core, nn.RNN):
+        cell, gates, cell_state = elman_cell(ACTIVATIONS[core.nonlinearity]), 1, False
+    else:
+        raise SeqlabError(f"gradient flow needs a recurrent model (rnn, gru, lstm), not {type(core).__name__}")
+    twin = copy.deepcopy(model)
+    twin.core = ScratchRecurrent(cell, gates, core.input_size, core.hidden_size, core.num_layers,
+                                 core.bias, core.dropout, cell_state)
+    twin.core.load_state_dict(core.state_dict(), strict=True)
+    return twin
+
+
+def gradient_norms(model: RecurrentLM, tokens: torch.Tensor) -> list[float]:
+    """Batch mean of ||dL_T/dh_t|| for the top layer's h_1..h_T; tokens is (B, T+1)."""
+    # float64: a vanilla RNN's gradient at t = 1 underflows float32 for T = 100; eval: no dropout
+    twin = scratch_twin(model).double().eval()
+    core: ScratchRecurrent = twin.core
+    T = tokens.shape[1] - 1
+    states: list[torch.Tensor] = []
+    step = core.cell
+
+    def recording_cell(x: torch.Tensor, state: Any, *params: Any) -> tuple[Any, Any]:
+        new, extras = step(x, state, *params)
+        states.append(new[0] if core.cell_state else new)  # h_t (the LSTM's c_t is not h)
+        return new, extras
+
+    core.cell = recording_cell  # an instance attribute: the original model is untouched
+    logits, _ = twin(tokens[:, :T])
+    top = states[-T:]  # layers run one after another, so the last T steps are the top layer
+    # Sum over the batch so each sequence's gradient is that of its own loss L_T.
+    loss = nn.functional.cross_entropy(logits[:, -1], tokens[:, T], reduction="sum")
+    grads = torch.autograd.grad(loss, top)
+    return torch.stack([g.norm(dim=-1) for g in grads]).mean(dim=1).tolist()
+
+
+def random_tokens(vocab_size: int, batch: int, seq_len: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab_size, (batch, seq_len + 1), generator=g)
+
+
+def read_text(path: Path, max_chars: int = 2_000_000) -> str:
+    """A plain text file, or a .jsonl with a `text` field per line (TinyStories' layout)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeqlabError(f"--text: no such file '{path}'")
+    if path.suffix != ".jsonl":
+        return path.read_text(encoding="utf-8", errors="replace")[:max_chars]
+    parts, size = [], 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                parts.append(json.loads(line)["text"])
+            except (ValueError, KeyError, TypeError):
+                raise SeqlabError(f"--text: '{path}' is not JSON lines with a 'text' field") from None
+            size += len(parts[-1])
+            if size >= max_chars:
+                break
+    return "\n".join(parts)
+
+
+def text_tokens(ids: Any, batch: int, seq_len: int, seed: int = 0) -> torch.Tensor:
+    """`batch` windows of seq_len + 1 ids at random offsets of an encoded text."""
+    ids = torch.as_tensor(ids.astype("int64"))
+    if len(ids) < seq_len + 2:
+        raise SeqlabError(f"--text has {len(ids)} characters; --seq-len {seq_len} needs more")
+    g = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(ids) - seq_len - 1, (batch,), generator=g)
+    return torch.stack([ids[s:s + seq_len + 1] for s in starts.tolist()])
+
+
+def spectral_rnn(vocab_size: int, radius: float, activation: str = "tanh", embed: int = 64,
+                 hidden: int = 256, orthogonal: bool = False, bias: bool = True, seed: int = 0) -> RecurrentLM:
+    """A one-layer scratch Elman LM whose W_hh has spectral radius `radius`.
+
+    `orthogonal`: W_hh = radius * Q with Q orthogonal, so every singular value is `radius`
+    and (with identity activation) ||dL_T/dh_t|| = rho^(T-t) ||dL_T/dh_T|| exactly; else
+    the default random init rescaled, whose rate tends to rho only over many steps.
+    """
+    from seqlab.models.rnn import ACTIVATIONS, elman_cell
+
+    acts = {**ACTIVATIONS, "identity": lambda v: v}
+    if activation not in acts:
+        raise SeqlabError(f"--activation must be one of {', '.join(acts)}, got '{activation}'")
+    torch.manual_seed(seed)
+    core = ScratchRecurrent(elman_cell(acts[activation]), 1, embed, hidden, 1, bias)
+    with torch.no_grad():
+        w = core.weight_hh_l0
+        if orthogonal:
+            nn.init.orthogonal_(w)
+            w.mul_(radius)
+        else:
+            w.mul_(radius / torch.linalg.eigvals(w).abs().max())
+    return RecurrentLM(vocab_size, embed, hidden, core)
+
+
+class Inputs:
+    """Where the token sequences come from: random ids, or windows of a text file."""
+
+    def __init__(self, batch: int, seq_len: int, seed: int = 0, text: Path | None = None,
+                 vocab_size: int = 86) -> None:
+        if seq_len < 1 or batch < 1:
+            raise SeqlabError("--seq-len and --batch-size must be at least 1")
+        self.batch, self.seq_len, self.seed, self.vocab_size = batch, seq_len, seed, vocab_size
+        self.text = read_text(text) if text is not None else None
+        self._vocab = None
+
+    def vocab(self) -> Any:
+        """The text's own character vocabulary, for random-init models reading real text."""
+        from seqlab.tasks.vocab import CharVocab
+
+        if self.text is not None and self._vocab is None:
+            self._vocab = CharVocab.from_text(self.text)
+        return self._vocab
+
+    def tokens(self, vocab: Any = None) -> torch.Tensor:
+        """(B, T+1) ids; the same windows (same seed) for every model."""
+        if self.text is None:
+            size = len(vocab) if vocab is not None else self.vocab_size
+            return random_tokens(size, self.batch, self.seq_len, self.seed)
+        vocab = vocab if vocab is not None else self.vocab()
+        return text_tokens(vocab.encode(self.text), self.batch, self.seq_len, self.seed)
+
+
+def split_models(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """`model=rnn,gru` (or repeated model=...) -> the model names, and the other overrides."""
+    names = [n for o in overrides if o.startswith("model=") for n in o[6:].split(",") if n]
+    return names, [o for o in overrides if not o.startswith("model=")]
+
+
+def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: str = "last",
+            with_init: bool = False, seed: int = 0) -> list[Flow]:
+    """Flows of each `model=` config at random init, then of each trained run folder."""
+    from omegaconf import OmegaConf
+
+    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.engine.launch import compose
+    from seqlab.registry import build_model
+
+    names, rest = split_models(overrides)
+    vocab = inputs.vocab()
+    flows = []
+    for name in names:
+        cfg = compose([f"model={name}", *rest])
+        torch.manual_seed(seed)
+        model = build_model(cfg.model, len(vocab) if vocab is not None else inputs.vocab_size)
+        flows.append(Flow(name, gradient_norms(model, inputs.tokens(vocab)), cfg.model.get("num_layers", 1)))
+    for run in runs:
+        ckpt = load_checkpoint(run, which)
+        model_cfg = OmegaConf.create(ckpt.meta["config"]["model"])
+        label = f"{model_cfg.name} (step {ckpt.meta.get('step', '?')})"
+        if with_init:  # the same config freshly initialised, on the same sequences
+            torch.manual_seed(seed)
+            fresh = build_model(model_cfg, len(ckpt.vocab))
+            flows.append(Flow(f"{model_cfg.name} (init)", gradient_norms(fresh, inputs.tokens(ckpt.vocab)),
+                              model_cfg.get("num_layers", 1)))
+        flows.append(Flow(label, gradient_norms(ckpt.model, inputs.tokens(ckpt.vocab)),
+                          model_cfg.get("num_layers", 1)))
+    return flows
+
+
+def sweep_spectral(inputs: Inputs, radii: list[float], activation: str = "tanh", orthogonal: bool = False,
+                   embed: int = 64, hidden: int = 256, seed: int = 0) -> tuple[list[Flow], dict[str, float]]:
+    """Flows of Elman RNNs with W_hh rescaled to each spectral radius; label -> rho for the plot."""
+    vocab = inputs.vocab()
+    size = len(vocab) if vocab is not None else inputs.vocab_size
+    flows, reference = [], {}
+    for rho in radii:
+        label = f"rnn {activation} rho={rho:g}"
+        model = spectral_rnn(size, rho, activation, embed, hidden, orthogonal, seed=seed)
+        flows.append(Flow(label, gradient_norms(model, inputs.tokens(vocab))))
+        reference[label] = rho
+    return flows, reference
+
+
+def plot_flows(flows: list[Flow], path: Path, title: str, reference: dict[str, float] | None = None,
+               styles: dict[str, str] | None = None) -> Path:
+    """All models' ||dL_T/dh_t|| against t on one log-scale figure.
+
+    `reference`: label -> rho, drawn as a dotted rho^(T-t) line through that curve's h_T.
+    `styles`: label -> line style (e.g. dashed for the random-init twins of trained runs).
+    """
+    from seqlab.analysis.gates import new_figure, save_figure
+
+    plt, fig, axes = new_figure(1, 1, (8, 4.8))
+    ax = axes[0][0]
+    colors: dict[str, str] = {}
+    for flow in flows:
+        family = flow.label.split(" (")[0]  # "gru (init)" and "gru (step 1000)" share a colour
+        color = colors.setdefault(family, f"C{len(colors)}")
+        T = len(flow.norms)
+        ax.semilogy(range(1, T + 1), flow.norms, (styles or {}).get(flow.label, "-"), color=color, lw=1.8,
+                    label=f"{flow.label}: x{flow.factor:.3f}/step")
+        if reference and flow.label in reference:
+            rho = reference[flow.label]
+            ax.semilogy(range(1, T + 1), [flow.norms[-1] * rho ** (T - t) for t in range(1, T + 1)],
+                        ":", color=color, lw=1, label=f"rho^(T-t), rho={rho:g}")
+    ax.set_xlabel("t (time step; the loss is at t = T)")
+    ax.set_ylabel("||dL_T / dh_t||  (batch mean)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save_figure(plt, fig, path)
+
+
+def save_numbers(flows: list[Flow], path: Path, info: dict[str, Any]) -> Path:
+    """The norms and factors as JSON beside the figure, for comparisons across runs."""
+    data = {**info, "models": [{"label": f.label, "layers": f.layers, "factor_per_step": f.factor,
+                                "norms": f.norms} for f in flows]}
+    path = Path(path)
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+def flows_table(flows: list[Flow]) -> Any:
+    """A rich table of the numbers behind the plot."""
+    from rich.table import Table
+
+    table = Table(title="||dL_T/dh_t||, L_T = loss at the last step (top layer's h_t)")
+    for name in ("model", "layers", "t = T", "t = T-10", "t = 1", "factor / step", "half-life (steps)"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for f in flows:
+        T, k = len(f.norms), f.factor
+        half = ("flat" if abs(k - 1) < 1e-3 else "grows" if k > 1
+                else f"{math.log(0.5) / math.log(k):.1f}" if k > 0 else "-")
+        mid = f"{f.norms[T - 11]:.3g}" if T > 10 else "-"
+        table.add_row(f.label, str(f.layers), f"{f.norms[-1]:.3g}", mid, f"{f.norms[0]:.3g}",
+                      f"{k:.4f}", half)
+    return table
