@@ -7,7 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class TrainProgress:
-    """step / max, train loss, last val loss, tokens/s and ETA; silent when disabled."""
+    """step / max, train loss, last val loss, tokens/s, MFU and ETA; silent when disabled."""
 
     def __init__(self, total: int, enabled: bool = True, console: Console | None = None) -> None:
         self.enabled = enabled
@@ -28,7 +28,7 @@ class TrainProgress:
             self._progress.stop()
 
     def update(self, step: int, train_loss: float | None, val_loss: float | None,
-               tokens_per_s: float) -> None:
+               tokens_per_s: float, mfu: float | None = None) -> None:
         if not self.enabled:
             return
         parts = []
@@ -37,6 +37,8 @@ class TrainProgress:
         if val_loss is not None:
             parts.append(f"val {val_loss:.4f}")
         parts.append(f"{tokens_per_s:,.0f} tok/s")
+        if mfu is not None:
+            parts.append(f"MFU {100 * mfu:.1f}%")
         self._progress.update(self._task, completed=step, stats=" | ".join(parts))
 
     def print(self, message: str) -> None:

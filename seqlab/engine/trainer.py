@@ -16,6 +16,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.config.validate import validate_config
+from seqlab.engine.atomic import atomic_write_json
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import resolve_device, seed_everything
 from seqlab.engine.optim import lr_at, make_optimizer
@@ -74,9 +75,28 @@ class Trainer:
         self.data_rng = torch.Generator().manual_seed(cfg.seed + rank)
         self.state = TrainState()
         self.records: list[dict[str, Any]] = []
+        self.flops_per_token, self.peak = self._flop_budget()
         if resume_from is not None:
             self._resume(resume_from)
         self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
+
+    def _flop_budget(self) -> tuple[float | None, float | None]:
+        """Analytic training FLOPs per token (written to flops.json) and the device's peak FLOP/s."""
+        from seqlab.analysis.flops import flops_json
+        from seqlab.analysis.peak import peak_flops
+        from seqlab.errors import SeqlabError
+
+        seq_len = getattr(self.task, "seq_len", None)
+        try:
+            info = flops_json(self.cfg.model, len(self.task.vocab), seq_len, self.tcfg.batch_size) if seq_len else None
+        except SeqlabError:  # a model without a FLOP model (e.g. encoder-decoders): no flops, no MFU
+            info = None
+        if info is None:
+            return None, None
+        peak, source = peak_flops(self.device, self.tcfg.peak_flops)
+        if self.is_main:
+            atomic_write_json(self.run.flops, {**info, "peak_flops": peak, "peak_source": source})
+        return info["per_token"]["training"], peak
 
     def _resume(self, folder: Path) -> None:
         """Continue from a step folder: weights, optimiser, RNG streams, counters, metrics."""
@@ -128,7 +148,7 @@ class Trainer:
                     self.records.append(record)
                     self.run.log(record)
                     progress.update(s.step, record["train_loss"], (s.last_eval or {}).get("val_loss"),
-                                    record["tokens_per_s"])
+                                    record["tokens_per_s"], record.get("mfu"))
                 if not evaluating and t.checkpoint_every and s.step % t.checkpoint_every == 0:
                     self._checkpoint(best=False)
                 if stop.signum is not None:
@@ -150,11 +170,15 @@ class Trainer:
 
     def _record(self, train_loss: float, grad_norm: torch.Tensor) -> dict[str, Any]:
         s = self.state
-        return {
+        record = {
             "step": s.step, "tokens": s.tokens, "elapsed_s": round(s.wall_time_s, 3),
             "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
             "grad_norm": float(grad_norm), "tokens_per_s": s.tokens / max(s.train_time_s, 1e-9),
         }
+        if self.flops_per_token:  # cumulative training FLOPs: loss can be plotted against compute
+            record["flops"] = s.tokens * self.flops_per_token
+            record["mfu"] = record["tokens_per_s"] * self.flops_per_token / self.peak
+        return record
 
     def _evaluate(self) -> dict[str, float]:
         """Validation metrics, then checkpoints, samples and pictures, at one step."""
@@ -207,6 +231,9 @@ class Trainer:
             "best_val_bpc": s.best_val_bpc, "final_val_bpc": final.get("val_bpc"),
             **{f"final_{k}": v for k, v in final.items() if k not in ("val_loss", "val_bpc")},
             "tokens_per_s": s.tokens / max(s.train_time_s, 1e-9),
+            "flops": s.tokens * self.flops_per_token if self.flops_per_token else None,
+            "mfu": (s.tokens * self.flops_per_token / max(s.train_time_s, 1e-9) / self.peak
+                    if self.flops_per_token else None),
             "train_time_s": s.train_time_s, "wall_s": s.wall_time_s, "device": str(self.device),
             "skipped_steps": s.skipped_steps, **self.task.summary(),
         }
