@@ -102,6 +102,24 @@ def sample(
 
 
 @app.command()
+def attention(
+    run: Path = typer.Argument(..., help="A transformer run folder."),
+    text: str = typer.Option("Lily said,", "--text", help="Text to attend over (at most block_size characters)."),
+    out: Path | None = typer.Option(None, "--out", help="PNG path (default: RUN/attention.png)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+) -> None:
+    """Heatmaps of a trained transformer's attention, one per layer and head, from the real forward pass.
+
+    Example: [bold]seqlab attention outputs/2026-11-26/12-00-00_transformer_tinystories --text "Lily said,"[/]
+    """
+    from seqlab.analysis.attention import attention_for_run
+    from seqlab.engine.device import resolve_device
+
+    path = attention_for_run(run, text, out or run / "attention.png", resolve_device(device))
+    typer.echo(str(path))
+
+
+@app.command()
 def models() -> None:
     """List the models in the registry and the presets in conf/model/ (use as model=NAME).
 
@@ -285,6 +303,60 @@ def gradients(
                                                                  "batch_size": batch_size, "seed": seed})
     Console().print(gr.flows_table(flows))
     typer.echo(f"wrote {path} and {numbers}")
+
+
+@app.command()
+def compare(
+    paths: list[str] = typer.Argument(
+        ..., metavar="RUN_DIR... | SWEEP_DIR | GLOB",
+        help="Run folders, a sweep folder (its runs, found up to 3 levels down) or a quoted glob."),
+    x: str = typer.Option("step", "--x", help="x axis of the plot: step, tokens, time (wall seconds) or flops."),
+    metric: str = typer.Option(
+        "val_loss", "--metric",
+        help="What to plot and sort by: val_loss, train_loss, val_bpc, accuracy (val_acc) or val_seq_acc."),
+    smooth: float = typer.Option(0.9, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
+    log: bool = typer.Option(False, "--log", help="Log scale for the y axis."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Folder for compare.png/.md/.csv (default: the sweep folder, else outputs/compare/<date>/<time>)."),
+) -> None:
+    """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
+
+    Runs still going or with a broken file are used as far as they go, with a warning.
+
+    Example: [bold]seqlab compare outputs/multirun/2026-11-26/14-00-00[/]
+
+    Several runs against compute: [bold]seqlab compare "outputs/2026-11-26/*_gru_*" --x flops --log[/]
+    """
+    from seqlab.analysis.compare import compare_command
+
+    compare_command(list(paths), x, metric, smooth, log, out)
+
+
+@app.command(name="eval")
+def eval_(
+    run: Path = typer.Argument(..., help="A run folder of a language-model run (or its checkpoint/step_N folder)."),
+    source: str | None = typer.Option(
+        None, "--source",
+        help="Text to score: a hub name or a local folder shaped like TinyStories (default: the run's task.source)."),
+    split: str = typer.Option("validation", "--split", help="validation, test or train."),
+    checkpoint: str = typer.Option("last", "--checkpoint", help="Which checkpoint of the run: last or best."),
+    batches: str | None = typer.Option(
+        None, "--batches",
+        help="N evenly spaced batches (the windows training evaluates) or all (the whole split once, in "
+             "order); default: the run's trainer.eval_batches."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, or json for one machine-readable line."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+) -> None:
+    """Score a run on any text source: loss, bits per char, unknown characters, tokens evaluated.
+
+    With the run's own source, split and batch count it reproduces the run's final validation loss.
+
+    Example: [bold]seqlab eval RUN --source ../shared/data/tinystories --split validation --batches all[/]
+    """
+    from seqlab.analysis.evaluate import eval_command
+
+    eval_command(run, source, split, checkpoint, batches, fmt, device)
 
 
 def main() -> None:

@@ -60,6 +60,16 @@ class TrainerConfig:
 
 
 @dataclass
+class Reference:
+    """A number the seed reported for one run of an experiment, shown next to ours."""
+
+    run: str = MISSING
+    """The override that names the run within its experiment, e.g. `model=gru`."""
+    train_loss: float = MISSING
+    """The seed's reported training loss (last batch, nats/char)."""
+
+
+@dataclass
 class Config:
     """Root config: one model, one task, one trainer, and where to run."""
 
@@ -75,6 +85,10 @@ class Config:
     """Seeds torch, numpy and python's random (init, batches, dropout, samples)."""
     threads: int | None = None
     """torch.set_num_threads for CPU runs; None keeps torch's default."""
+    experiment: str | None = None
+    """Name of the experiment (conf/experiment/) this run belongs to; set by `+experiment=`."""
+    reference: list[Reference] = field(default_factory=list)
+    """What the seed reported for the experiment's runs (`seqlab report` shows it beside ours)."""
 
 
 def register_configs() -> None:

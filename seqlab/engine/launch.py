@@ -123,7 +123,8 @@ def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = Fa
     if not print_cfg:
         overrides = list(overrides) + _run_dir_override(overrides, dirs, multirun)
     register_configs()
-    argv = [sys.argv[0]] + (["--multirun"] if multirun else []) + (["--cfg", "job"] if print_cfg else [])
+    # Hydra takes one mode: --cfg prints the (first) job's config even for a sweep.
+    argv = [sys.argv[0]] + (["--cfg", "job"] if print_cfg else ["--multirun"] if multirun else [])
     sys.argv = argv + _searchpath_override(dirs) + list(overrides)
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_train_job)()
 

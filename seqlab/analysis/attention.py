@@ -1,0 +1,73 @@
+"""Attention patterns of a trained transformer: one heatmap per (layer, head)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from seqlab.errors import SeqlabError
+
+SHOWN = {"\n": "\u23ce", " ": "\u2423"}  # ⏎ and ␣: invisible characters made visible as tick labels
+
+
+def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> Path:
+    """Grid of heatmaps (rows: layers, columns: heads) of the first batch row of `maps`.
+
+    maps: per layer (B, nh, T, T) weights; query positions down, key positions across,
+    both labelled with `tokens` (T characters).
+    """
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    n_layer, n_head = len(maps), maps[0].size(1)
+    T = len(tokens)
+    labels = [SHOWN.get(c, c) for c in tokens]
+    side = min(max(0.12 * T, 3.0), 10.0)  # inches per heatmap: room for one label per character
+    fontsize = min(max(0.8 * side * 72 / T, 3.0), 8.0)  # a label no taller than its cell (72 pt/inch)
+    fig, axes = plt.subplots(n_layer, n_head, figsize=(side * n_head + 1, side * n_layer + 0.5),
+                             dpi=100, squeeze=False, layout="constrained")
+    for layer, att in enumerate(maps):
+        weights = att[0].detach().float().cpu().numpy()  # (nh, T, T)
+        for head in range(n_head):
+            ax = axes[layer][head]
+            im = ax.imshow(weights[head], cmap="viridis", vmin=0.0, vmax=1.0)
+            ax.set_title(f"layer {layer} head {head}", fontsize=9)
+            ax.set_xticks(range(T), labels, fontsize=fontsize)
+            ax.set_yticks(range(T), labels, fontsize=fontsize)
+            ax.tick_params(length=0)
+            if head == 0:
+                ax.set_ylabel("query")
+            if layer == n_layer - 1:
+                ax.set_xlabel("key")
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def attention_for_run(run_dir: Path, text: str, out_path: Path, device: str = "cpu") -> Path:
+    """Plot the attention of the run's checkpointed model on `text`; returns the PNG's path."""
+    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.sampling import encode_prompt
+
+    ckpt = load_checkpoint(run_dir, device=device)
+    model = ckpt.model
+    if not hasattr(model, "attention_maps"):
+        name = ckpt.meta.get("config", {}).get("model", {}).get("name", type(model).__name__)
+        raise SeqlabError(f"model {name} has no attention to show")
+    ids = encode_prompt(ckpt.vocab, text).to(device)  # (1, T)
+    if ids.size(1) > model.block_size:
+        raise SeqlabError(f"the text has {ids.size(1)} characters; the model sees at most "
+                          f"{model.block_size} (its block_size)")
+    model.eval()
+    maps = model.attention_maps(ids)
+    tokens = [ckpt.vocab.decode([i]) for i in ids[0].tolist()]
+    return plot_attention(maps, tokens, out_path)
