@@ -18,7 +18,7 @@ endif
 
 ARGS ?=
 
-.PHONY: install train test test-fast lint bench clean
+.PHONY: install train test test-fast lint bench reproduce clean
 
 install: $(STAMP) ## create .venv and install seqlab with its dev tools
 
@@ -41,8 +41,12 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 lint: $(STAMP)
 	$(BIN)/ruff check seqlab tests benchmarks
 
+reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into README.md
+	$(BIN)/seqlab reproduce --jobs 2 --readme README.md
+
 bench: $(STAMP) ## engine overhead and fused-vs-scratch speed (prints numbers)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

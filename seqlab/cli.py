@@ -120,6 +120,34 @@ def attention(
 
 
 @app.command()
+def reproduce(
+    experiments: list[str] | None = typer.Argument(None, help="Experiments of conf/experiment/ (default: all)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Runs side by side, one torch thread each."),
+    out: Path = typer.Option(Path("outputs/reproduce"), "--out", help="Where the run folders go."),
+    readme: Path | None = typer.Option(None, "--readme", help="Write the results table into this file's "
+                                       "<!-- reproduce:start/end --> markers."),
+) -> None:
+    """Run the seed's experiments (what is missing of them) and print the results table.
+
+    Example: [bold]seqlab reproduce --jobs 2 --readme README.md[/]
+    """
+    from seqlab.analysis.report import markdown, results, update_readme
+    from seqlab.reproduce import experiment_names
+    from seqlab.reproduce import reproduce as run_all
+
+    if jobs < 1:
+        raise SeqlabError(f"--jobs must be at least 1, got {jobs}")
+    names = experiments or experiment_names()
+    wall = run_all(names, out, jobs)
+    rows = [r for r in results(out) if r["experiment"] in names]
+    table = markdown(rows, wall, f"`seqlab reproduce --jobs {jobs}`, {jobs} runs side by side")
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table)
+        typer.echo(f"results written into {readme}", err=True)
+
+
+@app.command()
 def models() -> None:
     """List the models in the registry and the presets in conf/model/ (use as model=NAME).
 

@@ -53,7 +53,7 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, with_hyd
     from seqlab.config.schema import register_configs
 
     register_configs()
-    search = _searchpath_override(extra_dirs or [])
+    search = _searchpath_override(user_config_dirs() if extra_dirs is None else extra_dirs)
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return hydra_compose("config", overrides=search + list(overrides), return_hydra_config=with_hydra)

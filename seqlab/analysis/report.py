@@ -1,0 +1,68 @@
+"""The results table of `seqlab reproduce`, built from run folders only, and put into the README."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
+
+
+def _run_row(folder: Path) -> dict[str, Any] | None:
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+        config = yaml.safe_load((folder / "config.yaml").read_text())
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    references = {r["run"]: r["train_loss"] for r in config.get("reference") or []}
+    label = next((o for o in overrides if o in references), folder.name)
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {
+        "experiment": config.get("experiment") or folder.parent.name, "run": label,
+        "params": summary["params"], "steps": summary["steps"], "seed": references.get(label),
+        "train_loss": records[-1]["train_loss"] if records else None,
+        "val_loss": summary.get("final_val_loss"), "val_bpc": summary.get("final_val_bpc"),
+        "wall_s": summary["wall_s"], "tokens_per_s": summary["tokens_per_s"], "status": summary["status"],
+    }
+
+
+def results(out: Path) -> list[dict[str, Any]]:
+    """One row per run folder under out/<experiment>/<run>/, in experiment order."""
+    rows = [_run_row(p) for p in sorted(out.glob("*/*")) if p.is_dir()]
+    return [r for r in rows if r is not None]
+
+
+def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: str = "") -> str:
+    """The README table: the seed's last-batch training loss next to our held-out numbers."""
+    fmt = lambda v, spec: "–" if v is None else format(v, spec)
+    lines = [
+        "| experiment | run | params | steps | seed: train loss (last batch) | ours: train loss | "
+        "ours: **val loss** | val bpc | wall time | tokens/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        status = "" if r["status"] == "completed" else f" ({r['status']})"
+        lines.append(
+            f"| {r['experiment']} | `{r['run']}`{status} | {r['params']:,} | {r['steps']:,} | {fmt(r['seed'], '.3f')} | "
+            f"{fmt(r['train_loss'], '.3f')} | **{fmt(r['val_loss'], '.3f')}** | {fmt(r['val_bpc'], '.3f')} | "
+            f"{r['wall_s'] / 60:.1f} min | {r['tokens_per_s']:,.0f} |")
+    if wall_s is not None:
+        busy = sum(r["wall_s"] for r in rows)
+        lines.append("")
+        lines.append(f"Whole reproduction: **{wall_s / 60:.1f} min** of wall time for {busy / 60:.1f} min of "
+                     f"run time ({command}).")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace what stands between the reproduce markers of `readme` with `table`."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme} has no {START} ... {END} markers")
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    readme.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))

@@ -1,0 +1,141 @@
+"""`seqlab reproduce`: every experiment of conf/experiment/, its runs side by side.
+
+Each experiment's sweep (hydra.sweeper.params) is expanded into single runs that go to
+outputs/reproduce/<experiment>/<override>/. Runs are scheduled longest first (by
+analytic training FLOPs) on `jobs` worker processes with one thread each, because two
+torch processes with two threads each fight over two cores. A finished run is kept, a
+stopped one is resumed: running the command again only does what is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from seqlab.config.paths import config_dir
+from seqlab.errors import SeqlabError
+
+console = Console(stderr=True)
+
+
+@dataclass
+class PlannedRun:
+    """One run of one experiment."""
+
+    experiment: str
+    overrides: list[str]
+    folder: Path
+    cost: float
+    """Analytic training FLOPs of the whole run: the scheduling key."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.folder.name}"
+
+    def status(self) -> str | None:
+        try:
+            return json.loads((self.folder / "summary.json").read_text()).get("status")
+        except (OSError, ValueError):
+            return "partial" if (self.folder / "checkpoint" / "last.json").exists() else None
+
+
+def experiment_names() -> list[str]:
+    """conf/experiment/*.yaml, plus those of the user's config dirs (SEQLAB_CONFIG_DIR)."""
+    from seqlab.config.paths import user_config_dirs
+
+    dirs = [config_dir(), *user_config_dirs()]
+    return sorted({p.stem for d in dirs for p in (d / "experiment").glob("*.yaml")})
+
+
+def plan(names: list[str], out: Path) -> list[PlannedRun]:
+    """Expand each experiment's sweep into single runs, most expensive first."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from seqlab.analysis.flops import flops_per_token
+    from seqlab.engine.launch import compose
+
+    known = experiment_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SeqlabError(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    parser = OverridesParser.create()
+    runs = []
+    for name in names:
+        base = [f"+experiment={name}"]
+        params = compose(base, with_hydra=True).hydra.sweeper.params or {}
+        axes = [[f"{o.key_or_group}={v}" for v in
+                 (o.sweep_string_iterator() if o.is_sweep_override() else [o.get_value_element_as_str()])]
+                for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()])]
+        for combo in itertools.product(*axes):
+            cfg = compose(base + list(combo))
+            per_token = flops_per_token(cfg.model, 90, cfg.task.seq_len)["training"]
+            tokens = cfg.trainer.max_steps * cfg.trainer.batch_size * cfg.task.seq_len
+            runs.append(PlannedRun(name, base + list(combo), out / name / ",".join(combo) if combo else out / name,
+                                   per_token * tokens))
+    return sorted(runs, key=lambda r: -r.cost)
+
+
+def command_for(run: PlannedRun, threads: int) -> list[str]:
+    from seqlab.engine.launch import quote
+
+    if run.status() in ("partial", "interrupted"):
+        return [sys.executable, "-m", "seqlab", "resume", str(run.folder), f"threads={threads}"]
+    return [sys.executable, "-m", "seqlab", "train", *run.overrides, f"threads={threads}",
+            f"hydra.run.dir={quote(str(run.folder))}"]
+
+
+def split_exclusive(runs: list[PlannedRun], jobs: int) -> tuple[list[PlannedRun], list[PlannedRun]]:
+    """The biggest run, if it is the critical path anyway (cost >= the rest's per worker), runs
+    alone with `jobs` threads after the others: a big transformer uses two threads well, small
+    recurrent models do not."""
+    if jobs < 2 or len(runs) <= jobs:
+        return runs, []
+    biggest = max(runs, key=lambda r: r.cost)
+    if biggest.cost < (sum(r.cost for r in runs) - biggest.cost) / jobs:
+        return runs, []
+    return [r for r in runs if r is not biggest], [biggest]
+
+
+def reproduce(names: list[str], out: Path, jobs: int) -> float:
+    """Run what is missing of `names` on `jobs` workers; returns the wall time in seconds."""
+    shared, exclusive = split_exclusive([r for r in plan(names, out) if r.status() != "completed"], jobs)
+    console.print(f"{len(shared)} run(s) on {jobs} worker(s) with one thread each, then "
+                  f"{len(exclusive)} alone with {jobs} threads")
+    queue = [(r, 1) for r in shared] + [(r, jobs) for r in exclusive]
+    start, running, failed = time.perf_counter(), {}, []
+    while queue or running:
+        # An exclusive run starts only on an idle machine; shared runs fill free workers.
+        while queue and len(running) < jobs and (queue[0][1] == 1 or not running):
+            run, threads = queue.pop(0)
+            run.folder.mkdir(parents=True, exist_ok=True)
+            log = open(run.folder / "console.log", "a")
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "120"}
+            proc = subprocess.Popen(command_for(run, threads), stdout=log, stderr=log, env=env)
+            running[run.label] = (run, proc, time.perf_counter(), log)
+            console.print(f"[cyan]start[/] {run.label} ({threads} thread{'s' if threads > 1 else ''})")
+            if threads > 1:
+                break
+        time.sleep(0.5)
+        for label, (run, proc, began, log) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            log.close()
+            del running[label]
+            took = time.perf_counter() - began
+            if proc.returncode == 0:
+                console.print(f"[green]done[/]  {label} ({took:.0f} s)")
+            else:
+                failed.append(label)
+                console.print(f"[red]failed[/] {label} (exit {proc.returncode}; see {run.folder / 'console.log'})")
+    wall = time.perf_counter() - start
+    if failed:
+        raise SeqlabError(f"{len(failed)} run(s) failed: {', '.join(failed)}")
+    return wall
