@@ -342,7 +342,7 @@ def compare(
     metric: str = typer.Option(
         "val_loss", "--metric",
         help="What to plot and sort by: val_loss, train_loss, val_bpc, accuracy (val_acc) or val_seq_acc."),
-    smooth: float = typer.Option(0.9, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
+    smooth: float = typer.Option(0.6, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
     log: bool = typer.Option(False, "--log", help="Log scale for the y axis."),
     out: Path | None = typer.Option(
         None, "--out", "-o",

@@ -57,11 +57,25 @@ def load_encoded(source: str, max_chars: int, val_max_chars: int | None,
 
 
 def _load_texts(source: str, max_chars: int, val_max_chars: int | None) -> tuple[str, str]:
+    ds = _open_source(source, "task.source")
+    return (_split_text(ds, source, "train", max_chars, "task.source"),
+            _split_text(ds, source, "validation", val_max_chars, "task.source"))
+
+
+def load_split_text(source: str, split: str, limit: int | None) -> str:
+    """One split of a TinyStories-shaped source as one text (stories joined by a newline, cut
+    at `limit` characters), through the same `datasets.load_dataset` call and errors as
+    training; `seqlab eval` scores a run on it."""
+    return _split_text(_open_source(source, "source"), source, split, limit, "source")
+
+
+def _open_source(source: str, what: str):
+    """`datasets.load_dataset(source)`; every way it can fail is one SeqlabError."""
     local = Path(source).expanduser()
     # Hub names are "owner/name"; anything path-like that does not exist is a typo.
     looks_local = source.startswith((".", "/", "~")) or source.count("/") > 1
     if looks_local and not local.exists():
-        raise SeqlabError(f"task.source: no such folder or file '{source}'")
+        raise SeqlabError(f"{what}: no such folder or file '{source}'")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     import datasets
 
@@ -69,24 +83,25 @@ def _load_texts(source: str, max_chars: int, val_max_chars: int | None) -> tuple
     # warnings would bury the one error line we print.
     for name in ("datasets", "huggingface_hub", "fsspec"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
     try:
-        ds = datasets.load_dataset(str(local) if local.exists() else source)
+        return datasets.load_dataset(str(local) if local.exists() else source)
     except UnicodeDecodeError as err:
-        raise SeqlabError(f"task.source '{source}': a data file is not UTF-8 ({err.reason})") from None
+        raise SeqlabError(f"{what} '{source}': a data file is not UTF-8 ({err.reason})") from None
     except Exception as err:  # datasets raises many types for "not reachable / not found"
         hint = "" if local.exists() else f"; {HUB_HINT}"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SeqlabError(f"could not load TinyStories from '{source}': {first}{hint}") from None
-    for split in ("train", "validation"):
-        if split not in ds:
-            raise SeqlabError(f"'{source}' has no '{split}' split (it has: {', '.join(ds)})")
-        if "text" not in ds[split].column_names:
-            raise SeqlabError(f"'{source}' split '{split}' has no 'text' column")
+
+
+def _split_text(ds, source: str, split: str, limit: int | None, what: str) -> str:
+    if split not in ds:
+        raise SeqlabError(f"'{source}' has no '{split}' split (it has: {', '.join(ds)})")
+    if "text" not in ds[split].column_names:
+        raise SeqlabError(f"'{source}' split '{split}' has no 'text' column")
     try:  # pyarrow decodes lazily: a bad byte surfaces while reading rows
-        return _join(ds["train"], max_chars), _join(ds["validation"], val_max_chars)
+        return _join(ds[split], limit)
     except UnicodeDecodeError as err:
-        raise SeqlabError(f"task.source '{source}': a data file is not UTF-8 ({err.reason})") from None
+        raise SeqlabError(f"{what} '{source}': a data file is not UTF-8 ({err.reason})") from None
 
 
 def _join(split, limit: int | None) -> str:
