@@ -1,0 +1,1 @@
+"""The `seqlab` commands, one module per group; seqlab/cli.py registers them."""

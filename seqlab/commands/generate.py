@@ -1,0 +1,67 @@
+"""Commands that read a trained run: sample, attention.
+
+Each function is one `seqlab` command, registered on the app in seqlab/cli.py. Heavy
+imports happen inside the functions so that `seqlab --help` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from seqlab.errors import SeqlabError
+
+
+def sample(
+    run: Path = typer.Argument(..., help="A run folder (or its checkpoint/step_N folder)."),
+    prompt: str = typer.Option("Once upon a time", "--prompt", "-p", help="Text to continue."),
+    max_new_tokens: int = typer.Option(500, "--max-new-tokens", "-n", help="Characters to generate per sample."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", help="Softmax temperature (> 0)."),
+    top_k: int = typer.Option(0, "--top-k", help="Sample from the k most likely characters only (0 = off)."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling: smallest set with this much mass (1 = off)."),
+    num_samples: int = typer.Option(1, "--num-samples", "-s", help="How many samples to draw."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for reproducible samples."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+    checkpoint: str = typer.Option("last", "--checkpoint", help="Which checkpoint of a run folder: last or best."),
+    allow_unknown: bool = typer.Option(False, "--allow-unknown",
+                                       help="Map prompt characters outside the vocabulary to the unknown id."),
+) -> None:
+    """Generate text from a trained run; needs nothing but the run folder.
+
+    Example: [bold]seqlab sample outputs/2026-11-26/12-00-00_gru_tinystories --prompt "Once upon a time"[/]
+    """
+    from seqlab.sampling import check_sampling_args
+
+    check_sampling_args(max_new_tokens, temperature, top_k, top_p, num_samples)
+    if checkpoint not in ("last", "best"):
+        raise SeqlabError(f"--checkpoint must be last or best, got '{checkpoint}'")
+    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.engine.device import resolve_device
+    from seqlab.sampling import sample_texts
+
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(run, checkpoint, dev)
+    texts = sample_texts(ckpt.model, ckpt.vocab, prompt, num_samples, max_new_tokens, temperature,
+                         top_k, top_p, seed, dev, allow_unknown)
+    for i, text in enumerate(texts):
+        if num_samples > 1:
+            typer.secho(f"--- sample {i + 1} ---", fg="cyan", err=True)
+        typer.echo(text)
+
+
+def attention(
+    run: Path = typer.Argument(..., help="A transformer run folder."),
+    text: str = typer.Option("Lily said,", "--text", help="Text to attend over (at most block_size characters)."),
+    out: Path | None = typer.Option(None, "--out", help="PNG path (default: RUN/attention.png)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+) -> None:
+    """Heatmaps of a trained transformer's attention, one per layer and head, from the real forward pass.
+
+    Example: [bold]seqlab attention outputs/2026-11-26/12-00-00_transformer_tinystories --text "Lily said,"[/]
+    """
+    from seqlab.analysis.attention import attention_for_run
+    from seqlab.engine.device import resolve_device
+
+    path = attention_for_run(run, text, out or run / "attention.png", resolve_device(device))
+    typer.echo(str(path))
