@@ -41,8 +41,11 @@ test-fast: $(STAMP) ## the suite without the slow end-to-end tests
 lint: $(STAMP)
 	$(BIN)/ruff check seqlab tests benchmarks
 
+# The seed homework's TinyStories experiments (conf/experiment/).
+SEED_EXPERIMENTS := rnn_vs_gru_seq20 multilayer_rnn rnn_vs_gru_seq100 gru_vs_transformer transformer_1l
+
 reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into README.md
-	$(BIN)/seqlab reproduce --jobs 2 --readme README.md
+	$(BIN)/seqlab reproduce $(SEED_EXPERIMENTS) --jobs 2 --readme README.md
 
 bench: $(STAMP) ## engine overhead and fused-vs-scratch speed (prints numbers)
 	$(BIN)/python benchmarks/bench_engine.py

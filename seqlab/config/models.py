@@ -18,62 +18,44 @@ class ModelConfig:
 
 
 @dataclass
-class GRUConfig(ModelConfig):
-    """Character-level GRU language model: embedding -> stacked GRU -> linear head."""
+class RecurrentConfig(ModelConfig):
+    """Fields of the recurrent language models: embedding -> stacked cells -> linear head."""
 
-    name: str = "gru"
     embed_size: int = 64
     """Width of the character embedding fed to the first layer."""
     hidden_size: int = 256
-    """Width of the hidden state of every layer."""
+    """Width of the hidden (and, for the LSTM, cell) state of every layer."""
     num_layers: int = 1
-    """Number of stacked GRU layers (layer l reads layer l-1's hidden state)."""
+    """Stacked layers; layer l's input at step t is layer l-1's hidden state at step t."""
     dropout: float = 0.0
     """Dropout between stacked layers and before the head (training only)."""
     bias: bool = True
-    """Use the bias vectors b_ih and b_hh (the seed's cell had none)."""
+    """Use the bias vectors b_ih and b_hh (the seed's GRU cell had none)."""
     impl: str = "fused"
-    """`fused` (torch.nn.GRU, fast) or `scratch` (the seed equations, stepped in Python)."""
+    """`fused` (torch.nn.RNN/GRU/LSTM, fast) or `scratch` (the seed's equations, stepped in Python)."""
 
 
 @dataclass
-class RNNConfig(ModelConfig):
+class GRUConfig(RecurrentConfig):
+    """GRU language model (reset, update and new-content gates)."""
+
+    name: str = "gru"
+
+
+@dataclass
+class RNNConfig(RecurrentConfig):
     """Elman RNN language model: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
 
     name: str = "rnn"
-    embed_size: int = 64
-    """Width of the character embedding fed to the first layer."""
-    hidden_size: int = 256
-    """Width of the hidden state of every layer."""
-    num_layers: int = 1
-    """Stacked layers; layer l's input at step t is layer l-1's hidden state at step t."""
     nonlinearity: str = "tanh"
     """`tanh` or `relu`."""
-    dropout: float = 0.0
-    """Dropout between stacked layers and before the head (training only)."""
-    bias: bool = True
-    """Use the bias vectors b_ih and b_hh."""
-    impl: str = "fused"
-    """`fused` (torch.nn.RNN) or `scratch` (the seed equation, stepped in Python)."""
 
 
 @dataclass
-class LSTMConfig(ModelConfig):
+class LSTMConfig(RecurrentConfig):
     """LSTM language model: input, forget, output gates and a candidate cell."""
 
     name: str = "lstm"
-    embed_size: int = 64
-    """Width of the character embedding fed to the first layer."""
-    hidden_size: int = 256
-    """Width of the hidden and cell state of every layer."""
-    num_layers: int = 1
-    """Stacked LSTM layers."""
-    dropout: float = 0.0
-    """Dropout between stacked layers and before the head (training only)."""
-    bias: bool = True
-    """Use the bias vectors b_ih and b_hh."""
-    impl: str = "fused"
-    """`fused` (torch.nn.LSTM) or `scratch` (the slide equations, stepped in Python)."""
 
 
 @dataclass
@@ -101,3 +83,53 @@ class TransformerConfig(ModelConfig):
     """`learned` (a position embedding table), `sinusoidal` (fixed) or `none`."""
     norm: str = "pre"
     """`pre` (LayerNorm before each sublayer, GPT-2) or `post` (Add & Norm, the original transformer)."""
+
+
+@dataclass
+class Seq2SeqRNNConfig(ModelConfig):
+    """RNN encoder -> RNN decoder (Cho et al. 2014), optionally with attention (Bahdanau et al. 2015)."""
+
+    name: str = "seq2seq_rnn"
+    cell: str = "gru"
+    """`rnn` (tanh), `gru` or `lstm`: the cell of both encoder and decoder."""
+    embed_size: int = 64
+    """Width of the token embedding (shared by source and target)."""
+    hidden_size: int = 128
+    """Hidden width of encoder (each direction) and decoder."""
+    num_layers: int = 1
+    """Stacked layers in the encoder and in the decoder."""
+    bidirectional: bool = False
+    """Bi-RNN encoder: annotations h_j = [forward; backward] (seed 004)."""
+    attention: str = "bahdanau"
+    """`none` (fixed context vector), `bahdanau` (additive v.tanh(W s + U h)) or `dot` (s.h)."""
+    attn_size: int = 128
+    """Width of Bahdanau's scoring network."""
+    dropout: float = 0.0
+    """Dropout on embeddings, between layers and before the output layer (training only)."""
+
+
+@dataclass
+class Seq2SeqTransformerConfig(ModelConfig):
+    """Transformer encoder-decoder (Vaswani et al. 2017) built from the decoder-only model's parts."""
+
+    name: str = "seq2seq_transformer"
+    n_layer: int = 2
+    """Blocks in the encoder and, as many, in the decoder."""
+    n_head: int = 4
+    """Attention heads per attention layer; must divide n_embd."""
+    n_embd: int = 64
+    """Residual stream width."""
+    block_size: int = 128
+    """Longest source and longest target (position table size)."""
+    dropout: float = 0.0
+    """Dropout on embeddings, attention weights and residual branches (training only)."""
+    bias: bool = True
+    """Biases in the MLP's Linear layers and in the LayerNorms."""
+    attn_bias: bool = False
+    """Biases in the attention projections."""
+    attention: str = "sdpa"
+    """`sdpa` (fused) or `manual` (explicit masked softmax); weights are always available for plots."""
+    pos_encoding: str = "sinusoidal"
+    """`sinusoidal`, `learned` or `none` (without positions the encoder sees a bag of tokens)."""
+    norm: str = "pre"
+    """`pre` (LayerNorm before each sublayer) or `post` (Add & Norm)."""
