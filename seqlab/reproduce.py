@@ -108,9 +108,13 @@ def split_exclusive(runs: list[PlannedRun], jobs: int) -> tuple[list[PlannedRun]
     return [r for r in runs if r is not biggest], [biggest]
 
 
-def reproduce(names: list[str], out: Path, jobs: int) -> float:
-    """Run what is missing of `names` on `jobs` workers; returns the wall time in seconds."""
+def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
+    """Run what is missing of `names` on `jobs` workers; returns the wall time in seconds
+    (None when every run had already finished)."""
     shared, exclusive = split_exclusive([r for r in plan(names, out) if r.status() != "completed"], jobs)
+    if not shared and not exclusive:
+        console.print("0 run(s) to do: every run has finished")
+        return None
     console.print(f"{len(shared)} run(s) on {jobs} worker(s) with one thread each, then "
                   f"{len(exclusive)} alone with {jobs} threads")
     queue = [(r, 1) for r in shared] + [(r, jobs) for r in exclusive]
@@ -136,10 +140,14 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float:
             took = time.perf_counter() - began
             if proc.returncode == 0:
                 console.print(f"[green]done[/]  {label} ({took:.0f} s)")
+            elif proc.returncode in (130, 143):  # stopped cleanly by a signal: resumable
+                failed.append(label)
+                console.print(f"[yellow]stopped[/] {label} after {took:.0f} s (run again to resume it)")
             else:
                 failed.append(label)
                 console.print(f"[red]failed[/] {label} (exit {proc.returncode}; see {run.folder / 'console.log'})")
     wall = time.perf_counter() - start
     if failed:
-        raise SeqlabError(f"{len(failed)} run(s) failed: {', '.join(failed)}")
+        raise SeqlabError(f"{len(failed)} run(s) did not finish: {', '.join(failed)}; "
+                          f"running the same command again resumes them")
     return wall

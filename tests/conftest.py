@@ -64,3 +64,14 @@ TINY_TRAINER = ["trainer.max_steps=30", "trainer.eval_every=15", "trainer.eval_b
                 "device=cpu", "threads=1"]
 # ... and a small default GRU.
 TINY = [*TINY_TRAINER, "model.embed_size=16", "model.hidden_size=32"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(corpus, tmp_path_factory) -> Path:
+    """One tiny GRU run on the tiny corpus, trained once through the CLI and shared."""
+    work = tmp_path_factory.mktemp("trained")
+    result = run_cli("train", f"task.source={corpus}", *TINY, cwd=work)
+    assert result.returncode == 0, result.stderr
+    runs = list((work / "outputs").glob("*/*_gru_tinystories"))
+    assert len(runs) == 1, runs
+    return runs[0]

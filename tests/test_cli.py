@@ -5,21 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 from conftest import TINY, run_cli
-
-
-@pytest.fixture(scope="module")
-def trained_run(corpus, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("work")
-    result = run_cli("train", f"task.source={corpus}", *TINY, cwd=work)
-    assert result.returncode == 0, result.stderr
-    runs = list((work / "outputs").glob("*/*_gru_tinystories"))
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def test_help_is_instant_and_torch_free():

@@ -9,20 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TINY, run_cli
+from conftest import run_cli
 
 from seqlab.analysis.evaluate import eval_command, parse_batches
 from seqlab.errors import SeqlabError
-
-
-@pytest.fixture(scope="module")
-def trained_run(corpus, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("eval")
-    result = run_cli("train", f"task.source={corpus}", *TINY, cwd=work)
-    assert result.returncode == 0, result.stderr
-    runs = list((work / "outputs").glob("*/*_gru_tinystories"))
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def _summary(run: Path) -> dict:

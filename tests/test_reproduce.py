@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 TINY_EXPERIMENT = """# @package _global_
@@ -86,4 +85,4 @@ def test_reproduce_runs_and_writes_the_readme_table(corpus, user_conf, tmp_path)
     assert "old" not in text and text.endswith("tail\n")
     assert "| tiny | `model=rnn` |" in text and "1.500" in text  # the seed's number beside ours
     again = run_cli("reproduce", "tiny", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
-    assert "0 run(s) on" in again.stderr  # finished runs are kept
+    assert "0 run(s) to do" in again.stderr  # finished runs are kept

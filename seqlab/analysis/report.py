@@ -41,7 +41,7 @@ def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: s
     """The README table: the seed's last-batch training loss next to our held-out numbers."""
     fmt = lambda v, spec: "–" if v is None else format(v, spec)
     lines = [
-        "| experiment | run | params | steps | seed: train loss (last batch) | ours: train loss | "
+        "| experiment | run | params | steps | seed: train loss (last batch) | ours: train loss (last 50 steps) | "
         "ours: **val loss** | val bpc | wall time | tokens/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -51,11 +51,10 @@ def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: s
             f"| {r['experiment']} | `{r['run']}`{status} | {r['params']:,} | {r['steps']:,} | {fmt(r['seed'], '.3f')} | "
             f"{fmt(r['train_loss'], '.3f')} | **{fmt(r['val_loss'], '.3f')}** | {fmt(r['val_bpc'], '.3f')} | "
             f"{r['wall_s'] / 60:.1f} min | {r['tokens_per_s']:,.0f} |")
-    if wall_s is not None:
-        busy = sum(r["wall_s"] for r in rows)
-        lines.append("")
-        lines.append(f"Whole reproduction: **{wall_s / 60:.1f} min** of wall time for {busy / 60:.1f} min of "
-                     f"run time ({command}).")
+    busy = sum(r["wall_s"] for r in rows)
+    lines.append("")
+    lines.append(f"The runs' own wall times add up to {busy / 60:.1f} min"
+                 + (f"; this invocation took **{wall_s / 60:.1f} min** ({command})." if wall_s else "."))
     return "\n".join(lines)
 
 
