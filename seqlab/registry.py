@@ -12,8 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab.config.models import GRUConfig, LSTMConfig, RNNConfig, TransformerConfig
-from seqlab.config.tasks import TinyStoriesConfig
+from seqlab.config.models import (
+    GRUConfig,
+    LSTMConfig,
+    RNNConfig,
+    Seq2SeqRNNConfig,
+    Seq2SeqTransformerConfig,
+    TransformerConfig,
+)
+from seqlab.config.tasks import (
+    AssocRecallConfig,
+    CopyConfig,
+    FirstTokenConfig,
+    RepeatConfig,
+    ReverseConfig,
+    SortConfig,
+    TinyStoriesConfig,
+)
 from seqlab.errors import SeqlabError
 
 
@@ -29,6 +44,8 @@ class Spec:
     """One line for `seqlab models` / `seqlab tasks`."""
     kind: str = "lm"
     """Models: the task kinds they can serve; tasks: the kind they are."""
+    serves: tuple[str, ...] = ("lm", "classify", "seq2seq")
+    """Models only: the task kinds it can serve (decoder-only models serve all three)."""
 
     def load_builder(self) -> Callable[..., Any]:
         module, _, attr = self.builder.partition(":")
@@ -56,6 +73,20 @@ MODELS: dict[str, Spec] = {
         "seqlab.models.transformer:build_transformer",
         "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
     ),
+    "seq2seq_rnn": Spec(
+        Seq2SeqRNNConfig,
+        "seqlab.models.seq2seq:build_seq2seq_rnn",
+        "RNN/GRU/LSTM encoder -> decoder, attention=none|bahdanau|dot, optional Bi-RNN encoder",
+        kind="seq2seq",
+        serves=("seq2seq",),
+    ),
+    "seq2seq_transformer": Spec(
+        Seq2SeqTransformerConfig,
+        "seqlab.models.seq2seq:build_seq2seq_transformer",
+        "transformer encoder (bidirectional) + decoder (causal self-attn, cross-attn, MLP)",
+        kind="seq2seq",
+        serves=("seq2seq",),
+    ),
 }
 
 TASKS: dict[str, Spec] = {
@@ -64,6 +95,19 @@ TASKS: dict[str, Spec] = {
         "seqlab.tasks.tinystories:build_tinystories",
         "character-level language modelling on TinyStories (datasets.load_dataset)",
     ),
+    "first_token": Spec(FirstTokenConfig, "seqlab.tasks.synthetic:build_synthetic",
+                        "label = the first of T random symbols, read at the last position (seed 000)",
+                        kind="classify"),
+    "copy": Spec(CopyConfig, "seqlab.tasks.synthetic:build_synthetic",
+                 "target = the source (T random symbols)", kind="seq2seq"),
+    "reverse": Spec(ReverseConfig, "seqlab.tasks.synthetic:build_synthetic",
+                    "target = the source reversed", kind="seq2seq"),
+    "sort": Spec(SortConfig, "seqlab.tasks.synthetic:build_synthetic",
+                 "target = the source sorted", kind="seq2seq"),
+    "assoc_recall": Spec(AssocRecallConfig, "seqlab.tasks.synthetic:build_synthetic",
+                         "k1 v1 ... kP vP q -> the value of key q", kind="seq2seq"),
+    "repeat": Spec(RepeatConfig, "seqlab.tasks.synthetic:build_repeat",
+                   "next character of a periodic string, the seed's 'abca abca ...' (seed 000)"),
 }
 
 
@@ -102,3 +146,21 @@ def model_presets() -> list[tuple[str, str]]:
             (d for d in data.get("defaults", []) if isinstance(d, str) and d in MODELS), path.stem)
         found.append((path.stem, family))
     return found
+
+
+def check_pairing(model_name: str, task: Any, model_cfg: Any = None) -> None:
+    """Fail before training when the model cannot serve the task: `task` is a built task (or
+    a task name); with `model_cfg`, a block_size too small for one example also fails."""
+    spec = lookup(MODELS, model_name, "model")
+    name = task if isinstance(task, str) else getattr(task, "name", type(task).__name__)
+    kind = lookup(TASKS, task, "task").kind if isinstance(task, str) else task.kind
+    if kind not in spec.serves:
+        can = sorted(t for t, s in TASKS.items() if s.kind in spec.serves)
+        raise SeqlabError(f"model '{model_name}' cannot serve task '{name}' ({kind}); it serves "
+                          f"{'/'.join(spec.serves)} tasks: {', '.join(can)}")
+    block = model_cfg.get("block_size") if model_cfg is not None else None
+    if block is not None and hasattr(task, "context_length"):
+        need = task.context_length(encoder_decoder="lm" not in spec.serves)
+        if need > block:
+            raise SeqlabError(f"task '{name}' needs {need} positions per example; model.block_size is "
+                              f"{block}: raise model.block_size or lower task.length")

@@ -27,7 +27,20 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
 
     train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
     val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    acc = [(r["step"], r.get("val_acc"), r.get("val_seq_acc")) for r in records if r.get("val_acc") is not None]
+    if acc:  # synthetic tasks: accuracy beside the loss
+        fig, (ax, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+        steps, tok, seq = zip(*acc)
+        ax_acc.plot(steps, tok, "o-", label="token accuracy")
+        if any(v is not None for v in seq):
+            ax_acc.plot(steps, [v if v is not None else float("nan") for v in seq], "s-", label="exact sequence")
+        ax_acc.set_xlabel("step")
+        ax_acc.set_ylabel("held-out accuracy")
+        ax_acc.set_ylim(-0.02, 1.02)
+        ax_acc.grid(alpha=0.3)
+        ax_acc.legend()
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     if train:
         steps, losses = zip(*train)
         ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=1)
@@ -36,7 +49,7 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
         steps, losses = zip(*val)
         ax.plot(steps, losses, "o-", color="tab:orange", lw=1.8, ms=4, label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats / char)")
+    ax.set_ylabel("cross-entropy (nats / token)")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     if train or val:

@@ -26,10 +26,14 @@ def sample(
     checkpoint: str = typer.Option("last", "--checkpoint", help="Which checkpoint of a run folder: last or best."),
     allow_unknown: bool = typer.Option(False, "--allow-unknown",
                                        help="Map prompt characters outside the vocabulary to the unknown id."),
+    source: str | None = typer.Option(None, "--source", help='For a synthetic-task run: the source to '
+                                      'translate, e.g. "3 1 4 1 5" (greedy decoding).'),
 ) -> None:
     """Generate text from a trained run; needs nothing but the run folder.
 
     Example: [bold]seqlab sample outputs/2026-11-26/12-00-00_gru_tinystories --prompt "Once upon a time"[/]
+
+    Synthetic task: [bold]seqlab sample RUN --source "3 1 4 1 5"[/]
     """
     from seqlab.sampling import check_sampling_args
 
@@ -42,6 +46,16 @@ def sample(
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(run, checkpoint, dev)
+    from seqlab.registry import TASKS
+
+    task = ckpt.meta.get("task", "tinystories")
+    if source is not None or (task in TASKS and TASKS[task].kind != "lm"):
+        if source is None:  # free-text sampling means nothing to a copy or sort model
+            raise SeqlabError(f"this run learned task '{task}': give it a source, e.g. --source \"3 1 4 1 5\"")
+        from seqlab.tasks.synthetic import translate
+
+        typer.echo(translate(ckpt.model, ckpt.vocab, source, task, dev))
+        return
     texts = sample_texts(ckpt.model, ckpt.vocab, prompt, num_samples, max_new_tokens, temperature,
                          top_k, top_p, seed, dev, allow_unknown)
     for i, text in enumerate(texts):

@@ -28,3 +28,81 @@ class TinyStoriesConfig(TaskConfig):
     """Cap on the validation text; None keeps the whole validation split."""
     cache_dir: str = "${oc.env:SEQLAB_CACHE,'~/.cache/seqlab'}"
     """Where encoded arrays are cached, keyed by source, split, max_chars and vocab."""
+
+
+@dataclass
+class SyntheticConfig:
+    """Fields of the generated tasks (seqlab/tasks/synthetic.py): drawn from `data_seed`."""
+
+    name: str = MISSING
+    """Registry key of the task (`seqlab tasks` lists them)."""
+    length: int = 12
+    """Source length T (assoc_recall: the number of key-value pairs)."""
+    num_symbols: int = 10
+    """Alphabet size K: the first K of 0-9, a-z, A-Z (at most 62)."""
+    train_size: int = 0
+    """Training examples drawn once; 0 = a fresh stream every batch (never a test example)."""
+    test_size: int = 1000
+    """Held-out examples per evaluated length, fixed by data_seed, disjoint from training."""
+    eval_lengths: list[int] | None = None
+    """Lengths evaluated as val_*@L (e.g. [12, 24]); null = only `length`."""
+    data_seed: int = 0
+    """Seed of the test set and of a finite training set (the run's `seed` orders batches)."""
+
+
+@dataclass
+class FirstTokenConfig(SyntheticConfig):
+    """Seed 000: a random sequence; the label is its first token (classify, from the last position)."""
+
+    name: str = "first_token"
+    length: int = 50
+    num_symbols: int = 2
+
+
+@dataclass
+class CopyConfig(SyntheticConfig):
+    """seq2seq: the target is the source."""
+
+    name: str = "copy"
+
+
+@dataclass
+class ReverseConfig(SyntheticConfig):
+    """seq2seq: the target is the source reversed."""
+
+    name: str = "reverse"
+
+
+@dataclass
+class SortConfig(SyntheticConfig):
+    """seq2seq: the target is the source sorted (by symbol order 0-9, a-z, A-Z)."""
+
+    name: str = "sort"
+
+
+@dataclass
+class AssocRecallConfig(SyntheticConfig):
+    """seq2seq: `k1 v1 ... kP vP q` -> the value of key q (length = P pairs, distinct keys)."""
+
+    name: str = "assoc_recall"
+    length: int = 4
+    num_symbols: int = 16
+
+
+@dataclass
+class RepeatConfig(TaskConfig):
+    """Seed 000's toy: next-character prediction on a periodic string ("abca abca ...")."""
+
+    name: str = "repeat"
+    seq_len: int = 32
+    """Characters per training window."""
+    pattern: str = "abca "
+    """The repeated string; empty = a fresh random pattern of `period` symbols per example."""
+    period: int = 4
+    """Pattern length when `pattern` is empty (only positions after the first period are scored)."""
+    num_symbols: int = 10
+    """Alphabet of the random patterns."""
+    test_size: int = 500
+    """Held-out windows (random patterns: patterns never trained on)."""
+    data_seed: int = 0
+    """Seed of the held-out windows."""

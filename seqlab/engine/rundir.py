@@ -47,12 +47,12 @@ class RunDir:
         if self.enabled:
             atomic_write_text(self.metrics, "".join(json.dumps(r) + "\n" for r in records))
 
-    def add_samples(self, step: int, prompt: str, samples: list[str]) -> None:
+    def add_samples(self, step: int, prompt: str | None, samples: list[str]) -> None:
         if not self.enabled:
             return
         try:
             with open(self.samples, "a", encoding="utf-8") as f:
-                f.write(f"=== step {step} | prompt {prompt!r} ===\n")
+                f.write(f"=== step {step} | prompt {prompt!r} ===\n" if prompt else f"=== step {step} ===\n")
                 for i, text in enumerate(samples, 1):
                     f.write(f"--- sample {i} ---\n{text}\n")
                 f.write("\n")

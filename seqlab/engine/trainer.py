@@ -24,7 +24,7 @@ from seqlab.engine.progress import TrainProgress
 from seqlab.engine.rundir import RunDir
 from seqlab.engine.signals import GracefulStop
 from seqlab.engine.train_state import TrainState, load_train_state, save_train_state
-from seqlab.registry import build_model, build_task
+from seqlab.registry import build_model, build_task, check_pairing
 from seqlab.sampling import sample_texts
 from seqlab.tasks.base import Batch
 
@@ -68,6 +68,7 @@ class Trainer:
         # Checked before any data is loaded: a bad resume target fails at once.
         resume_from = resolve_checkpoint(Path(self.tcfg.resume), "last") if self.tcfg.resume else None
         self.task = build_task(cfg.task)
+        check_pairing(cfg.model.name, self.task, cfg.model)  # before any weights exist
         self.model = build_model(cfg.model, len(self.task.vocab)).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.optimizer = make_optimizer(self.model, self.tcfg)
@@ -192,7 +193,8 @@ class Trainer:
             self._checkpoint(best=improved, metrics=metrics)  # first: nothing below may cost it
             try:
                 if t.num_samples > 0:
-                    self.run.add_samples(s.step, t.sample_prompt, self._samples())
+                    prompt = None if hasattr(self.task, "examples") else t.sample_prompt
+                    self.run.add_samples(s.step, prompt, self._samples())
                 if hasattr(self.task, "write_artifacts"):  # task-specific pictures, e.g. alignment.png
                     self.task.write_artifacts(self.model, self.run.path, self.device)
             except Exception as err:  # a sample or a picture is never worth the run
