@@ -169,6 +169,9 @@ class TransformerLM(nn.Module):
         check_config(cfg)
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.n_embd)
+        # Fixed sinusoids have amplitude 1 and would drown N(0, 0.02) token embeddings:
+        # scale those by sqrt(n_embd), as Vaswani et al. do.
+        self.embed_scale = math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
         if cfg.pos_encoding == "learned":
             self.position_embedding = nn.Embedding(cfg.block_size, cfg.n_embd)
         elif cfg.pos_encoding == "sinusoidal":
@@ -210,7 +213,7 @@ class TransformerLM(nn.Module):
              ) -> tuple[Tensor, KVCache, list[Tensor | None]]:
         """One pass over idx (B, T) at positions cache.length.. (at most block_size in all)."""
         start = cache.length if cache is not None else 0
-        x = self.token_embedding(idx)  # (B, T, C)
+        x = self.token_embedding(idx) * self.embed_scale  # (B, T, C)
         if self.position_embedding is not None:
             pos = torch.arange(start, start + idx.size(1), device=idx.device)  # (T,)
             x = x + self.position_embedding(pos)  # (T, C) broadcast over B
