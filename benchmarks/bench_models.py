@@ -138,8 +138,11 @@ def main() -> None:
                  "lstm": lambda: BareRecurrent(nn.LSTM, 64, 256), "transformer_8l": lambda: BareTransformer(8)}
     for preset, bare in bare_arch.items():
         cfg = compose([f"model={preset}", f"task.seq_len={T}"])
-        ours = median(lambda: seqlab_tokens_per_s(build_model(cfg.model, V), task, args.steps), args.repeats)
-        plain = median(lambda: bare_tokens_per_s(bare(), data, args.steps), args.repeats)
+        ours_runs, plain_runs = [], []
+        for _ in range(args.repeats):  # alternated, so drifts in machine speed hit both alike
+            ours_runs.append(seqlab_tokens_per_s(build_model(cfg.model, V), task, args.steps))
+            plain_runs.append(bare_tokens_per_s(bare(), data, args.steps))
+        ours, plain = statistics.median(ours_runs), statistics.median(plain_runs)
         mfu = ours * flops_per_token(cfg.model, V, T)["training"] / peak
         extra = []
         if preset != "transformer_8l":
