@@ -109,27 +109,13 @@ class Seq2SeqRNNConfig(ModelConfig):
 
 
 @dataclass
-class Seq2SeqTransformerConfig(ModelConfig):
-    """Transformer encoder-decoder (Vaswani et al. 2017) built from the decoder-only model's parts."""
+class Seq2SeqTransformerConfig(TransformerConfig):
+    """Transformer encoder-decoder (Vaswani et al. 2017) built from the decoder-only model's parts:
+    the same fields, with n_layer blocks in the encoder and as many in the decoder, and
+    block_size the longest source and the longest target."""
 
     name: str = "seq2seq_transformer"
     n_layer: int = 2
-    """Blocks in the encoder and, as many, in the decoder."""
-    n_head: int = 4
-    """Attention heads per attention layer; must divide n_embd."""
     n_embd: int = 64
-    """Residual stream width."""
     block_size: int = 128
-    """Longest source and longest target (position table size)."""
-    dropout: float = 0.0
-    """Dropout on embeddings, attention weights and residual branches (training only)."""
-    bias: bool = True
-    """Biases in the MLP's Linear layers and in the LayerNorms."""
-    attn_bias: bool = False
-    """Biases in the attention projections."""
-    attention: str = "sdpa"
-    """`sdpa` (fused) or `manual` (explicit masked softmax); weights are always available for plots."""
     pos_encoding: str = "sinusoidal"
-    """`sinusoidal`, `learned` or `none` (without positions the encoder sees a bag of tokens)."""
-    norm: str = "pre"
-    """`pre` (LayerNorm before each sublayer) or `post` (Add & Norm)."""
