@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,34 +11,46 @@ import yaml
 START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 
 
-def _run_row(folder: Path) -> dict[str, Any] | None:
-    try:
-        summary = json.loads((folder / "summary.json").read_text())
-        config = yaml.safe_load((folder / "config.yaml").read_text())
-        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    references = {r["run"]: r["train_loss"] for r in config.get("reference") or []}
-    label = next((o for o in overrides if o in references), folder.name)
-    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+def _run_row(folder: Path) -> dict[str, Any]:
+    """One table row from a run folder, read by the same loader `seqlab compare` uses (a
+    still-running or broken run is used as far as it goes, with a warning)."""
+    from rich.console import Console
+
+    from seqlab.analysis.runs import load_run
+
+    console = Console(stderr=True)
+    run = load_run(folder, lambda message: console.print(f"[yellow]warning:[/] {message}"))
+    summary = run.summary
+    references = {r["run"]: r["train_loss"] for r in run.config.get("reference") or []}
+    label = next((o for o in _overrides(folder) if o in references), folder.name)
     return {
-        "experiment": config.get("experiment") or folder.parent.name, "run": label,
-        "params": summary["params"], "steps": summary["steps"], "seed": references.get(label),
-        "train_loss": records[-1]["train_loss"] if records else None,
+        "experiment": run.config.get("experiment") or folder.parent.name, "run": label,
+        "params": summary.get("params"), "steps": summary.get("steps"), "seed": references.get(label),
+        "train_loss": run.records[-1].get("train_loss") if run.records else None,
         "val_loss": summary.get("final_val_loss"), "val_bpc": summary.get("final_val_bpc"),
-        "wall_s": summary["wall_s"], "tokens_per_s": summary["tokens_per_s"], "status": summary["status"],
+        "wall_s": summary.get("wall_s"), "tokens_per_s": summary.get("tokens_per_s"),
+        "status": summary.get("status"),
     }
+
+
+def _overrides(folder: Path) -> list[str]:
+    try:
+        return yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
+    except (OSError, yaml.YAMLError):
+        return []
 
 
 def results(out: Path) -> list[dict[str, Any]]:
     """One row per run folder under out/<experiment>/<run>/, in experiment order."""
-    rows = [_run_row(p) for p in sorted(out.glob("*/*")) if p.is_dir()]
-    return [r for r in rows if r is not None]
+    from seqlab.analysis.runs import is_run
+
+    return [_run_row(p) for p in sorted(out.glob("*/*")) if p.is_dir() and is_run(p)]
 
 
 def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: str = "") -> str:
     """The README table: the seed's last-batch training loss next to our held-out numbers."""
     fmt = lambda v, spec: "–" if v is None else format(v, spec)
+    minutes = lambda v: "–" if v is None else f"{v / 60:.1f} min"
     lines = [
         "| experiment | run | params | steps | seed: train loss (last batch) | ours: train loss (last 50 steps) | "
         "ours: **val loss** | val bpc | wall time | tokens/s |",
@@ -48,10 +59,10 @@ def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: s
     for r in rows:
         status = "" if r["status"] == "completed" else f" ({r['status']})"
         lines.append(
-            f"| {r['experiment']} | `{r['run']}`{status} | {r['params']:,} | {r['steps']:,} | {fmt(r['seed'], '.3f')} | "
+            f"| {r['experiment']} | `{r['run']}`{status} | {fmt(r['params'], ',')} | {fmt(r['steps'], ',')} | {fmt(r['seed'], '.3f')} | "
             f"{fmt(r['train_loss'], '.3f')} | **{fmt(r['val_loss'], '.3f')}** | {fmt(r['val_bpc'], '.3f')} | "
-            f"{r['wall_s'] / 60:.1f} min | {r['tokens_per_s']:,.0f} |")
-    busy = sum(r["wall_s"] for r in rows)
+            f"{minutes(r['wall_s'])} | {fmt(r['tokens_per_s'], ',.0f')} |")
+    busy = sum(r["wall_s"] or 0 for r in rows)
     lines.append("")
     lines.append(f"The runs' own wall times add up to {busy / 60:.1f} min"
                  + (f"; this invocation took **{wall_s / 60:.1f} min** ({command})." if wall_s else "."))

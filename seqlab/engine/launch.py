@@ -92,7 +92,7 @@ def _override_value(overrides: list[str], key: str) -> str | None:
     return None
 
 
-def _run_dir_override(overrides: list[str], dirs: list[Path], multirun: bool) -> list[str]:
+def _run_dir_override(overrides: list[str], cfg, multirun: bool) -> list[str]:
     """Pin Hydra's run (or sweep) folder: a reserved fresh one, or the run being resumed."""
     resume = _override_value(overrides, "trainer.resume")
     if resume and not multirun:
@@ -104,8 +104,7 @@ def _run_dir_override(overrides: list[str], dirs: list[Path], multirun: bool) ->
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    cfg = compose([o for o in overrides if not multirun or "," not in o], dirs, with_hydra=True)
-    HydraConfig.instance().set_config(cfg)
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in the folder pattern
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     return [f"{key}={quote(str(reserve_folder(OmegaConf.select(cfg, key))))}"]
 
@@ -118,10 +117,11 @@ def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = Fa
     from seqlab.config.schema import register_configs
 
     dirs = user_config_dirs(extra_config_dir)
-    if not multirun:  # a sweep's overrides are lists; each job validates itself
-        compose(overrides, dirs)
+    # Composed once here to fail fast on bad input; a sweep's list values (a,b) are left to
+    # its jobs, each of which validates itself.
+    cfg = compose([o for o in overrides if not multirun or "," not in o], dirs, with_hydra=True)
     if not print_cfg:
-        overrides = list(overrides) + _run_dir_override(overrides, dirs, multirun)
+        overrides = list(overrides) + _run_dir_override(overrides, cfg, multirun)
     register_configs()
     # Hydra takes one mode: --cfg prints the (first) job's config even for a sweep.
     argv = [sys.argv[0]] + (["--cfg", "job"] if print_cfg else ["--multirun"] if multirun else [])
