@@ -5,8 +5,9 @@ For batch 32, T 100 (hidden 256 / n_embd 128), per model:
   * bare: a hand-written PyTorch loop of the same architecture (nn.RNN/GRU/LSTM, or a
     minimal nanoGPT-style transformer), no seqlab code at all;
   * MFU of each against a fp32 matmul peak measured in the same run.
-Recurrent models also time their alternatives (scratch cell, a hoisted input projection
-for the GRU, torch.compile of the fused model) to show why the default is the default.
+Alternatives: every model in bf16 mixed precision (trainer.precision=bf16); recurrent models
+also with the scratch cell, a hoisted input projection for the GRU and torch.compile of the
+fused model, to show why the default is the default.
 
     python benchmarks/bench_models.py [--steps 20] [--repeats 3] [--compile]
 """
@@ -85,13 +86,13 @@ def bare_tokens_per_s(model: nn.Module, data: torch.Tensor, steps: int) -> float
     return steps * B * T / (time.perf_counter() - start)
 
 
-def seqlab_tokens_per_s(model: nn.Module, task: CharLMTask, steps: int) -> float:
+def seqlab_tokens_per_s(model: nn.Module, task: CharLMTask, steps: int, precision: str = "fp32") -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
-    train_step(model, task, task.train_batch(B, gen), opt, 1.0)
+    train_step(model, task, task.train_batch(B, gen), opt, 1.0, precision)
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(model, task, task.train_batch(B, gen), opt, 1.0)
+        train_step(model, task, task.train_batch(B, gen), opt, 1.0, precision)
     return steps * B * T / (time.perf_counter() - start)
 
 
@@ -144,7 +145,9 @@ def main() -> None:
             plain_runs.append(bare_tokens_per_s(bare(), data, args.steps))
         ours, plain = statistics.median(ours_runs), statistics.median(plain_runs)
         mfu = ours * flops_per_token(cfg.model, V, T)["training"] / peak
-        extra = []
+        # trainer.precision=bf16: autocast, fp32 weights (MFU above is against the fp32 peak)
+        bf16 = median(lambda: seqlab_tokens_per_s(build_model(cfg.model, V), task, args.steps, "bf16"), args.repeats)
+        extra = [f"bf16 {bf16:,.0f} ({bf16 / ours:.2f}x)"]
         if preset != "transformer_8l":
             scratch = compose([f"model={preset}", "model.impl=scratch"]).model
             steps = max(3, args.steps // 4)

@@ -96,6 +96,7 @@ def test_sample_not_a_run_folder(tmp_path):
     ("model=nope", "available: gru"),
     ("trainer.max_steps=0", "trainer.max_steps must be positive"),
     ("device=cuda", "not available"),
+    ("trainer.precision=fp16", "trainer.precision must be one of fp32, bf16"),
 ])
 def test_train_bad_input_is_one_line_exit_2(corpus, tmp_path, override, words):
     result = run_cli("train", f"task.source={corpus}", *TINY, override, cwd=tmp_path)

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import TINY_TRAINER, run_cli
 
 from seqlab.analysis.evaluate import eval_command, parse_batches
 from seqlab.errors import SeqlabError
@@ -90,3 +90,19 @@ def test_argument_checks(tmp_path):
         eval_command(tmp_path, None, "validation", "first", None, "text", "cpu")
     with pytest.raises(SeqlabError, match="no such run folder"):
         eval_command(tmp_path / "missing", None, "validation", "last", None, "text", "cpu")
+
+
+@pytest.mark.slow
+def test_bf16_run_trains_and_eval_uses_its_precision(corpus, tmp_path):
+    small = ["model=transformer", "model.n_embd=32", "model.n_head=2", "model.block_size=20", "task.seq_len=20"]
+    result = run_cli("train", f"task.source={corpus}", *TINY_TRAINER, *small, "trainer.precision=bf16", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = next((tmp_path / "outputs").glob("*/*_transformer_tinystories"))
+    summary = _summary(run)
+    assert summary["status"] == "completed" and math.isfinite(summary["final_val_loss"])
+    assert "precision: bf16" in (run / "config.yaml").read_text()
+    assert "bf16" in json.loads((run / "flops.json").read_text())["peak_source"]
+    mixed = eval_command(run, None, "validation", "last", None, "json", "cpu")
+    assert mixed["precision"] == "bf16" and abs(mixed["loss"] - summary["final_val_loss"]) < 1e-6
+    full = eval_command(run, None, "validation", "last", None, "json", "cpu", precision="fp32")
+    assert full["loss"] != mixed["loss"] and abs(full["loss"] - mixed["loss"]) < 0.05

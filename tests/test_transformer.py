@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from seqlab.config.models import TransformerConfig
 from seqlab.errors import SeqlabError
 from seqlab.models.generate import generate
-from seqlab.models.transformer import build_transformer
+from seqlab.models.transformer import build_transformer, prefer_explicit_attention
 
 V = 11
 
@@ -39,6 +39,20 @@ def test_manual_and_sdpa_agree(norm, pos):
     manual.load_state_dict(sdpa.state_dict())
     x = ids(3, 16)
     torch.testing.assert_close(manual(x)[0], sdpa(x)[0], atol=1e-6, rtol=0)
+
+
+def test_cpu_bf16_autocast_takes_the_explicit_path_and_stays_close():
+    model = make(attention="sdpa", std=0.05)
+    x = ids(3, 16)
+    reference = model(x)[0]
+    assert not prefer_explicit_attention(reference)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert prefer_explicit_attention(reference)
+        mixed = model(x)[0]
+        _, _, weights = model.blocks[0].attn(model.token_embedding(x))
+    assert weights is not None  # the explicit path ran: it returns its attention weights
+    assert torch.allclose(weights.float().sum(-1), torch.ones(3, model.blocks[0].attn.n_head, 16))
+    torch.testing.assert_close(mixed.float(), reference, atol=0.05, rtol=0.02)  # bf16 has 8 mantissa bits
 
 
 def test_seed_parameter_count_and_tied_weights():

@@ -33,10 +33,11 @@ def parse_batches(batches: str | int | None) -> int | None:
 
 
 def eval_command(run: Path, source: str | None, split: str, checkpoint: str, batches: str | None,
-                 fmt: str, device: str) -> dict[str, Any]:
+                 fmt: str, device: str, precision: str | None = None) -> dict[str, Any]:
     """Evaluate RUN's checkpoint on SOURCE's SPLIT, print the result, and return it.
 
-    `batches=None` uses the run's own trainer.eval_batches (what its evaluations used).
+    `batches=None` uses the run's own trainer.eval_batches and `precision=None` its
+    trainer.precision (what its evaluations used).
     """
     if split not in SPLITS:
         raise SeqlabError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
@@ -46,6 +47,7 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
         raise SeqlabError(f"--format must be text or json, got '{fmt}'")
     from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.engine.device import resolve_device
+    from seqlab.engine.precision import check_precision
     from seqlab.registry import TASKS
 
     dev = resolve_device(device)
@@ -59,19 +61,24 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
         raise SeqlabError(f"seqlab eval scores language-model runs on text; '{run}' is a {task_name} "
                           f"({kind}) run: its own evaluation is in metrics.jsonl")
     num_batches = parse_batches(batches if batches is not None else trainer.get("eval_batches", 100))
+    precision = precision or trainer.get("precision", "fp32")
+    check_precision(precision, dev)
     source = source or task_cfg["source"]
     seq_len, batch_size = int(task_cfg["seq_len"]), int(trainer.get("batch_size", 32))
     # The same caps as training, so the run's own split gives the very same array.
     limit = task_cfg.get("max_chars") if split == "train" else task_cfg.get("val_max_chars")
-    result = score(ckpt.model, ckpt.vocab, source, split, limit, seq_len, batch_size, num_batches, dev)
+    result = score(ckpt.model, ckpt.vocab, source, split, limit, seq_len, batch_size, num_batches, dev, precision)
     result = {"run": str(run), "checkpoint": checkpoint, "step": ckpt.meta.get("step"), **result}
     print_result(result, fmt)
     return result
 
 
 def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, seq_len: int,
-          batch_size: int, num_batches: int | None, device: Any) -> dict[str, Any]:
+          batch_size: int, num_batches: int | None, device: Any, precision: str = "fp32") -> dict[str, Any]:
     """Loss and bits per char of `model` on one split of `source` (CharLMTask windows)."""
+    import torch
+
+    from seqlab.engine.precision import autocast
     from seqlab.tasks.char_lm import CharLMTask
     from seqlab.tasks.tinystories import load_split_text
 
@@ -82,12 +89,13 @@ def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, se
                           f"seq_len={seq_len} needs at least {seq_len + 2}")
     # CharLMTask evaluates its validation array; the train array is unused here.
     task = CharLMTask(data, data, vocab, seq_len)
-    metrics = task.evaluate(model, batch_size, num_batches, device)
+    with autocast(precision, torch.device(device)):
+        metrics = task.evaluate(model, batch_size, num_batches, device)
     last = len(data) - seq_len - 1
     windows = last // seq_len + 1 if num_batches is None else min(num_batches * batch_size, last + 1)
     return {
         "source": source, "split": split, "batches": "all" if num_batches is None else num_batches,
-        "batch_size": batch_size, "seq_len": seq_len, "loss": metrics["val_loss"], "bpc": metrics["val_bpc"],
+        "batch_size": batch_size, "seq_len": seq_len, "precision": precision, "loss": metrics["val_loss"], "bpc": metrics["val_bpc"],
         "unknown_chars": int((data == vocab.unk_id).sum()), "split_chars": int(len(data)),
         "tokens": windows * seq_len,
     }

@@ -29,7 +29,8 @@ def _run_row(folder: Path) -> dict[str, Any]:
         "train_loss": run.records[-1].get("train_loss") if run.records else None,
         "val_loss": summary.get("final_val_loss"), "val_bpc": summary.get("final_val_bpc"),
         "wall_s": summary.get("wall_s"), "tokens_per_s": summary.get("tokens_per_s"),
-        "status": summary.get("status"),
+        "status": summary.get("status"), "precision": (run.config.get("trainer") or {}).get("precision", "fp32"),
+        "threads": run.config.get("threads"),
     }
 
 
@@ -53,15 +54,15 @@ def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: s
     minutes = lambda v: "–" if v is None else f"{v / 60:.1f} min"
     lines = [
         "| experiment | run | params | steps | seed: train loss (last batch) | ours: train loss (last 50 steps) | "
-        "ours: **val loss** | val bpc | wall time | tokens/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "ours: **val loss** | val bpc | precision | threads | wall time | tokens/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         status = "" if r["status"] == "completed" else f" ({r['status']})"
         lines.append(
             f"| {r['experiment']} | `{r['run']}`{status} | {fmt(r['params'], ',')} | {fmt(r['steps'], ',')} | {fmt(r['seed'], '.3f')} | "
             f"{fmt(r['train_loss'], '.3f')} | **{fmt(r['val_loss'], '.3f')}** | {fmt(r['val_bpc'], '.3f')} | "
-            f"{minutes(r['wall_s'])} | {fmt(r['tokens_per_s'], ',.0f')} |")
+            f"{r['precision']} | {fmt(r['threads'], 'd')} | {minutes(r['wall_s'])} | {fmt(r['tokens_per_s'], ',.0f')} |")
     busy = sum(r["wall_s"] or 0 for r in rows)
     lines.append("")
     lines.append(f"The runs' own wall times add up to {busy / 60:.1f} min"

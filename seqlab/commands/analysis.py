@@ -210,6 +210,8 @@ def eval_(
              "order); default: the run's trainer.eval_batches."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, or json for one machine-readable line."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+    precision: str | None = typer.Option(
+        None, "--precision", help="fp32 or bf16 (autocast); default: the run's trainer.precision."),
 ) -> None:
     """Score a run on any text source: loss, bits per char, unknown characters, tokens evaluated.
 
@@ -219,4 +221,4 @@ def eval_(
     """
     from seqlab.analysis.evaluate import eval_command
 
-    eval_command(run, source, split, checkpoint, batches, fmt, device)
+    eval_command(run, source, split, checkpoint, batches, fmt, device, precision)

@@ -55,6 +55,8 @@ class TrainerConfig:
     """A run folder to continue: weights, optimiser, RNG streams, data position, metrics."""
     max_skipped_steps: int = 0
     """Steps with a non-finite loss or gradient to skip before the run counts as diverged."""
+    precision: str = "fp32"
+    """`fp32`, or `bf16`: forward passes under bf16 autocast, weights and optimiser in fp32."""
     peak_flops: float | None = None
     """Peak FLOP/s for MFU; None: a known GPU's datasheet figure, or a measured CPU matmul peak."""
 

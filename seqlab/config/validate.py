@@ -11,6 +11,7 @@ POSITIVE = {
     "model": ("embed_size", "hidden_size", "num_layers", "n_layer", "n_head", "n_embd", "block_size"),
     "task": ("seq_len", "max_chars"),
 }
+PRECISIONS = ("fp32", "bf16")  # seqlab.engine.precision implements them
 NON_NEGATIVE = {
     "trainer": ("weight_decay", "grad_clip", "warmup_steps", "sample_tokens", "num_samples",
                 "checkpoint_every", "keep_last", "max_skipped_steps"),
@@ -32,6 +33,9 @@ def validate_config(cfg: Any) -> None:
                 raise SeqlabError(f"{group}.{key} must not be negative, got {value}")
     if cfg.model.get("dropout", 0) >= 1:
         raise SeqlabError(f"model.dropout must be below 1, got {cfg.model.dropout}")
+    if cfg.trainer.get("precision", "fp32") not in PRECISIONS:
+        raise SeqlabError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, "
+                          f"got '{cfg.trainer.precision}'")
     if cfg.trainer.sample_temperature <= 0:
         raise SeqlabError(f"trainer.sample_temperature must be positive, got {cfg.trainer.sample_temperature}")
     validate_pairing(cfg)

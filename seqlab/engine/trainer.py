@@ -20,6 +20,7 @@ from seqlab.engine.atomic import atomic_write_json
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import resolve_device, seed_everything
 from seqlab.engine.optim import lr_at, make_optimizer
+from seqlab.engine.precision import autocast, check_precision, matmul_dtype
 from seqlab.engine.progress import TrainProgress
 from seqlab.engine.rundir import RunDir
 from seqlab.engine.signals import GracefulStop
@@ -38,12 +39,15 @@ class TrainingStopped(Exception):
 
 
 def train_step(model: torch.nn.Module, task: Any, batch: Batch, optimizer: torch.optim.Optimizer,
-               grad_clip: float) -> tuple[torch.Tensor, torch.Tensor, bool]:
+               grad_clip: float, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor, bool]:
     """One optimiser step: (loss, gradient norm before clipping, whether the step was applied).
 
-    A step whose loss or gradient is not finite is not applied, so the weights stay good.
+    The forward pass runs under `precision` (fp32, or bf16 autocast); the backward pass
+    follows it, outside the context as torch.autocast asks. A step whose loss or gradient
+    is not finite is not applied, so the weights stay good.
     """
-    loss = task.loss(model, batch)
+    with autocast(precision, next(model.parameters()).device):
+        loss = task.loss(model, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
@@ -61,6 +65,7 @@ class Trainer:
         self.cfg, self.tcfg = cfg, cfg.trainer
         self.is_main = rank == 0
         self.device = resolve_device(cfg.device)
+        check_precision(cfg.trainer.precision, self.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
@@ -94,7 +99,7 @@ class Trainer:
             info = None
         if info is None:
             return None, None
-        peak, source = peak_flops(self.device, self.tcfg.peak_flops)
+        peak, source = peak_flops(self.device, self.tcfg.peak_flops, matmul_dtype(self.tcfg.precision))
         if self.is_main:
             atomic_write_json(self.run.flops, {**info, "peak_flops": peak, "peak_source": source})
         return info["per_token"]["training"], peak
@@ -123,7 +128,8 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr_at(s.step, t)
                 batch = self.task.train_batch(t.batch_size, self.data_rng).to(self.device)
-                loss, grad_norm, applied = train_step(self.model, self.task, batch, self.optimizer, t.grad_clip)
+                loss, grad_norm, applied = train_step(self.model, self.task, batch, self.optimizer, t.grad_clip,
+                                                   t.precision)
                 s.step += 1
                 s.tokens += batch.num_tokens
                 s.train_time_s += time.perf_counter() - step_start
@@ -184,7 +190,8 @@ class Trainer:
     def _evaluate(self) -> dict[str, float]:
         """Validation metrics, then checkpoints, samples and pictures, at one step."""
         t, s = self.tcfg, self.state
-        metrics = self.task.evaluate(self.model, t.batch_size, t.eval_batches, self.device)
+        with autocast(t.precision, self.device):
+            metrics = self.task.evaluate(self.model, t.batch_size, t.eval_batches, self.device)
         s.last_eval = metrics
         improved = s.best_val_loss is None or metrics["val_loss"] < s.best_val_loss
         if improved:

@@ -31,6 +31,7 @@ from seqlab.models.transformer import (
     SinusoidalPositions,
     TransformerLM,
     check_config,
+    prefer_explicit_attention,
 )
 
 Tensor = torch.Tensor
@@ -169,7 +170,7 @@ class MultiHeadAttention(nn.Module):
         q = self.q(x).view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
         k, v = (t.view(B, S, nh, C // nh).transpose(1, 2) for t in self.kv(memory).split(C, dim=2))
         att = None
-        if self.manual or need_weights:
+        if self.manual or need_weights or prefer_explicit_attention(x):
             att = masked_softmax((q @ k.transpose(-2, -1)) * k.size(-1) ** -0.5, mask)
             y = self.attn_dropout(att) @ v
         else:
