@@ -24,6 +24,7 @@ from seqlab.config.paths import config_dir
 from seqlab.errors import SeqlabError
 
 console = Console(stderr=True)
+INVOCATION_FILE = "last_invocation.json"
 
 
 @dataclass
@@ -150,4 +151,27 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
     if failed:
         raise SeqlabError(f"{len(failed)} run(s) did not finish: {', '.join(failed)}; "
                           f"running the same command again resumes them")
+    record_invocation(out, [r.label for r in shared + exclusive], wall, jobs)
     return wall
+
+
+def record_invocation(out: Path, labels: list[str], wall_s: float, jobs: int) -> None:
+    """Remember how long the last invocation that trained runs took, and which runs: a table
+    regenerated later from the same folders still says what produced them, and in what time."""
+    from datetime import datetime, timezone
+
+    from seqlab.engine.atomic import atomic_write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / INVOCATION_FILE, {
+        "wall_s": wall_s, "jobs": jobs, "runs": labels,
+        "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    })
+
+
+def last_invocation(out: Path) -> dict | None:
+    """What record_invocation wrote under `out`, if anything readable."""
+    try:
+        return json.loads((out / INVOCATION_FILE).read_text())
+    except (OSError, ValueError):
+        return None

@@ -84,5 +84,8 @@ def test_reproduce_runs_and_writes_the_readme_table(corpus, user_conf, tmp_path)
     text = readme.read_text()
     assert "old" not in text and text.endswith("tail\n")
     assert "| tiny | `model=rnn` |" in text and "1.500" in text  # the seed's number beside ours
+    assert "| fp32 | 1 |" in text  # precision and threads of each run
+    assert "--jobs 2` that trained all 2 runs" in text and "min** of wall time" in text
     again = run_cli("reproduce", "tiny", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
     assert "0 run(s) to do" in again.stderr  # finished runs are kept
+    assert "--jobs 2` that trained all 2 runs" in again.stdout  # ... and so is how long they took

@@ -24,12 +24,12 @@ def _run_row(folder: Path) -> dict[str, Any]:
     references = {r["run"]: r["train_loss"] for r in run.config.get("reference") or []}
     label = next((o for o in _overrides(folder) if o in references), folder.name)
     return {
-        "experiment": run.config.get("experiment") or folder.parent.name, "run": label,
+        "experiment": run.config.get("experiment") or folder.parent.name, "run": label, "folder": folder.name,
         "params": summary.get("params"), "steps": summary.get("steps"), "seed": references.get(label),
         "train_loss": run.records[-1].get("train_loss") if run.records else None,
         "val_loss": summary.get("final_val_loss"), "val_bpc": summary.get("final_val_bpc"),
         "wall_s": summary.get("wall_s"), "tokens_per_s": summary.get("tokens_per_s"),
-        "status": summary.get("status"), "precision": (run.config.get("trainer") or {}).get("precision", "fp32"),
+        "status": summary.get("status"), "precision": run.config.get("trainer.precision", "fp32"),
         "threads": run.config.get("threads"),
     }
 
@@ -48,7 +48,7 @@ def results(out: Path) -> list[dict[str, Any]]:
     return [_run_row(p) for p in sorted(out.glob("*/*")) if p.is_dir() and is_run(p)]
 
 
-def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: str = "") -> str:
+def markdown(rows: list[dict[str, Any]], invocation: dict[str, Any] | None = None) -> str:
     """The README table: the seed's last-batch training loss next to our held-out numbers."""
     fmt = lambda v, spec: "–" if v is None else format(v, spec)
     minutes = lambda v: "–" if v is None else f"{v / 60:.1f} min"
@@ -65,9 +65,20 @@ def markdown(rows: list[dict[str, Any]], wall_s: float | None = None, command: s
             f"{r['precision']} | {fmt(r['threads'], 'd')} | {minutes(r['wall_s'])} | {fmt(r['tokens_per_s'], ',.0f')} |")
     busy = sum(r["wall_s"] or 0 for r in rows)
     lines.append("")
-    lines.append(f"The runs' own wall times add up to {busy / 60:.1f} min"
-                 + (f"; this invocation took **{wall_s / 60:.1f} min** ({command})." if wall_s else "."))
+    lines.append(f"The runs' own wall times add up to {busy / 60:.1f} min." + timing_note(rows, invocation))
     return "\n".join(lines)
+
+
+def timing_note(rows: list[dict[str, Any]], invocation: dict[str, Any] | None) -> str:
+    """How long the `seqlab reproduce` that trained these runs took (from last_invocation.json)."""
+    if not invocation:
+        return ""
+    labels = {f"{r['experiment']}/{r['folder']}" for r in rows}
+    trained = [label for label in invocation.get("runs", []) if label in labels]
+    which = f"all {len(rows)} runs" if len(trained) == len(rows) else f"{len(trained)} of these {len(rows)} runs"
+    jobs = invocation.get("jobs")
+    return (f" The `seqlab reproduce --jobs {jobs}` that trained {which} ({jobs} side by side; "
+            f"finished {invocation.get('finished_utc', '?')}) took **{invocation['wall_s'] / 60:.1f} min** of wall time.")
 
 
 def update_readme(readme: Path, table: str) -> None:

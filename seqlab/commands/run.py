@@ -61,15 +61,15 @@ def reproduce(
     Example: [bold]seqlab reproduce --jobs 2 --readme README.md[/]
     """
     from seqlab.analysis.report import markdown, results, update_readme
-    from seqlab.reproduce import experiment_names
+    from seqlab.reproduce import experiment_names, last_invocation
     from seqlab.reproduce import reproduce as run_all
 
     if jobs < 1:
         raise SeqlabError(f"--jobs must be at least 1, got {jobs}")
     names = experiments or experiment_names()
-    wall = run_all(names, out, jobs)
+    run_all(names, out, jobs)
     rows = [r for r in results(out) if r["experiment"] in names]
-    table = markdown(rows, wall, f"`seqlab reproduce --jobs {jobs}`, {jobs} runs side by side")
+    table = markdown(rows, last_invocation(out))
     typer.echo(table)
     if readme is not None:
         update_readme(readme, table)
