@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from seqlab.config.validate import PRECISIONS
 from seqlab.errors import SeqlabError
 
 SPLITS = ("validation", "test", "train")
@@ -45,6 +46,8 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
         raise SeqlabError(f"--checkpoint must be last or best, got '{checkpoint}'")
     if fmt not in ("text", "json"):
         raise SeqlabError(f"--format must be text or json, got '{fmt}'")
+    if precision is not None and precision not in PRECISIONS:
+        raise SeqlabError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
     from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.engine.device import resolve_device
     from seqlab.engine.precision import check_precision
@@ -61,8 +64,9 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
         raise SeqlabError(f"seqlab eval scores language-model runs on text; '{run}' is a {task_name} "
                           f"({kind}) run: its own evaluation is in metrics.jsonl")
     num_batches = parse_batches(batches if batches is not None else trainer.get("eval_batches", 100))
+    setting = "--precision" if precision else "the run's trainer.precision"
     precision = precision or trainer.get("precision", "fp32")
-    check_precision(precision, dev)
+    check_precision(precision, dev, setting)
     source = source or task_cfg["source"]
     seq_len, batch_size = int(task_cfg["seq_len"]), int(trainer.get("batch_size", 32))
     # The same caps as training, so the run's own split gives the very same array.

@@ -16,15 +16,15 @@ from seqlab.config.validate import PRECISIONS
 from seqlab.errors import SeqlabError
 
 
-def check_precision(precision: str, device: torch.device) -> None:
-    """A one-line error for a precision the name or the device cannot do."""
+def check_precision(precision: str, device: torch.device, name: str = "trainer.precision") -> None:
+    """A one-line error, naming the setting `name`, for a precision unknown or not on `device`."""
     if precision not in PRECISIONS:
-        raise SeqlabError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        raise SeqlabError(f"{name} must be one of {', '.join(PRECISIONS)}, got '{precision}'")
     if precision == "bf16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise SeqlabError(f"trainer.precision=bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp32")
+            raise SeqlabError(f"{name} bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp32")
         if device.type not in ("cpu", "cuda"):
-            raise SeqlabError(f"trainer.precision=bf16 runs on cpu and cuda, not {device.type}; use fp32")
+            raise SeqlabError(f"{name} bf16 runs on cpu and cuda, not {device.type}; use fp32")
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
