@@ -2,8 +2,8 @@
 
 With `bf16`, matmuls run in bfloat16 under torch.autocast while the weights, the optimiser
 state and the loss stay fp32 (what nanoGPT and most GPU training do). On CPUs with
-AVX512-BF16 the matmuls are ~3x faster; whole training steps 1.3-1.9x
-(benchmarks/bench_models.py --precision bf16).
+AVX512-BF16 the matmuls are ~3x faster; whole training steps 1.1-1.9x
+(benchmarks/bench_models.py times both).
 """
 
 from __future__ import annotations
