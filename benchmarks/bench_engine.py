@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from seqlab.engine.launch import compose
-from seqlab.engine.trainer import Trainer, train_step
+from seqlab.engine.step import train_step
+from seqlab.engine.trainer import Trainer
 from seqlab.registry import build_model, build_task
 
 

@@ -60,8 +60,9 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
     """Expand each experiment's sweep into single runs, most expensive first."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from seqlab.analysis.flops import flops_per_token
     from seqlab.engine.launch import compose
+    from seqlab.flops import flops_per_token
+    from seqlab.registry import config_window, task_spec
 
     known = experiment_names()
     unknown = [n for n in names if n not in known]
@@ -77,10 +78,10 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
                 for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()])]
         for combo in itertools.product(*axes):
             cfg = compose(base + list(combo))
-            seq_len = cfg.task.get("seq_len") or 2 * cfg.task.get("length", 16) + 1
+            seq_len = config_window(cfg.task) or 1
             try:
-                per_token = flops_per_token(cfg.model, 90, seq_len)["training"]
-            except SeqlabError:  # a model without a FLOP model: schedule it as a small one
+                per_token = flops_per_token(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len)["training"]
+            except SeqlabError:  # a family without a FLOP model: schedule it as a small one
                 per_token = 1e6
             tokens = cfg.trainer.max_steps * cfg.trainer.batch_size * seq_len
             runs.append(PlannedRun(name, base + list(combo), out / name / ",".join(combo) if combo else out / name,

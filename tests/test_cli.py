@@ -35,7 +35,7 @@ def test_run_folder_is_complete(trained_run):
     assert config["model"]["hidden_size"] == 32 and "${" not in (trained_run / "config.yaml").read_text()
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
     for r in records:
-        assert {"step", "tokens", "elapsed_s", "lr", "train_loss", "tokens_per_s"} <= r.keys()
+        assert {"step", "tokens", "wall_s", "lr", "train_loss", "tokens_per_s"} <= r.keys()
     evals = [r for r in records if "val_loss" in r]
     assert [r["step"] for r in evals] == [15, 30]
     assert all("val_bpc" in r for r in evals)

@@ -15,11 +15,20 @@ from seqlab.registry import build_model
 V, E, H, T = 12, 8, 16, 20
 
 
+def config(name: str, **extra) -> object:
+    return OmegaConf.create({"name": name, "embed_size": E, "hidden_size": H, "num_layers": 1,
+                             "dropout": 0.0, "bias": True, "impl": "fused",
+                             **({"nonlinearity": "tanh"} if name == "rnn" else {}), **extra})
+
+
 def small(name: str, **extra) -> object:
     torch.manual_seed(0)
-    return build_model(OmegaConf.create({"name": name, "embed_size": E, "hidden_size": H, "num_layers": 1,
-                                         "dropout": 0.0, "bias": True, "impl": "fused",
-                                         **({"nonlinearity": "tanh"} if name == "rnn" else {}), **extra}), V)
+    return build_model(config(name, **extra), V)
+
+
+def flow(name: str, tokens: torch.Tensor, **extra) -> list[float]:
+    """Gradient norms of the small fused model of `name`, through its scratch twin."""
+    return gr.gradient_norms(gr.scratch_twin(small(name, **extra), config(name, **extra), V), tokens)
 
 
 @pytest.mark.parametrize("rho", [0.7, 1.3])
@@ -46,26 +55,26 @@ def test_decay_factor_of_a_geometric_series():
 @pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
 def test_scratch_twin_computes_the_same_model(name):
     model = small(name).eval()
-    twin = gr.scratch_twin(model).eval()
+    twin = gr.scratch_twin(model, config(name), V).eval()
     assert isinstance(twin.core, gr.ScratchRecurrent) and not isinstance(model.core, gr.ScratchRecurrent)
     idx = gr.random_tokens(V, 3, 7)
     torch.testing.assert_close(twin(idx)[0], model(idx)[0], atol=1e-5, rtol=1e-5)
     scratch = small(name, impl="scratch")
     scratch.load_state_dict(model.state_dict())  # the same weights give the same flow either way
-    assert gr.gradient_norms(scratch, idx) == pytest.approx(gr.gradient_norms(model, idx), rel=1e-6)
+    assert gr.gradient_norms(scratch, idx) == pytest.approx(gr.gradient_norms(twin, idx), rel=1e-6)
 
 
 def test_all_three_vanish_at_random_init():
     tokens = gr.random_tokens(V, 8, 30)
     for name in ("rnn", "gru", "lstm"):
-        norms = gr.gradient_norms(small(name), tokens)
+        norms = flow(name, tokens)
         assert gr.decay_factor(norms) < 0.9 and norms[0] < 1e-3 * norms[-1], name
 
 
 def test_stacked_model_measures_the_top_layer():
     model = small("gru", num_layers=2).eval()
     tokens = gr.random_tokens(V, 5, T)
-    norms = gr.gradient_norms(model, tokens)
+    norms = gr.gradient_norms(gr.scratch_twin(model, config("gru", num_layers=2), V), tokens)
     # the top layer's h_T reaches L_T only through the head: dL/dh_T = W_head^T (softmax - onehot)
     with torch.no_grad():
         probs = torch.softmax(model(tokens[:, :T])[0][:, -1], dim=-1)
@@ -113,4 +122,4 @@ def test_cli_plot_table_and_errors(tmp_path):
 
 def test_non_recurrent_model_is_a_user_error():
     with pytest.raises(gr.SeqlabError, match="needs a recurrent model"):
-        gr.gradient_norms(torch.nn.Linear(2, 2), gr.random_tokens(V, 1, 3))
+        gr.scratch_twin(torch.nn.Linear(2, 2), OmegaConf.create({"name": "transformer"}), V)

@@ -150,8 +150,8 @@ def test_same_second_runs_get_separate_folders(tmp_path):
 
 
 def test_plot_failure_is_only_a_warning(tmp_path, monkeypatch):
-    from seqlab.analysis import plots
     from seqlab.engine.rundir import RunDir
+    from seqlab.plots import loss as plots
 
     def broken(*args, **kwargs):
         raise RuntimeError("no display")

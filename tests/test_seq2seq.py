@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from seqlab.config.models import GRUConfig, Seq2SeqRNNConfig, Seq2SeqTransformerConfig
 from seqlab.config.tasks import AssocRecallConfig, CopyConfig, FirstTokenConfig
 from seqlab.errors import SeqlabError
-from seqlab.registry import build_model, build_task
+from seqlab.registry import build_model, build_task, pair
 from seqlab.tasks.seq2seq_task import decoder_input
 from seqlab.tasks.synthetic import translate
 
@@ -92,8 +92,9 @@ def test_copy_learns_and_alignment_is_drawn(tmp_path):
     """A few hundred steps of Bahdanau GRU on short copies: right answers, and alignment.png."""
     torch.manual_seed(0)
     task = build_task(OmegaConf.structured(CopyConfig(length=5, num_symbols=5, test_size=100)))
-    model = build_model(OmegaConf.structured(Seq2SeqRNNConfig(embed_size=16, hidden_size=32, attn_size=32)),
-                        len(task.vocab))
+    cfg = OmegaConf.structured(Seq2SeqRNNConfig(embed_size=16, hidden_size=32, attn_size=32))
+    pair(cfg, task)
+    model = build_model(cfg, len(task.vocab))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     for _ in range(250):
@@ -106,20 +107,21 @@ def test_copy_learns_and_alignment_is_drawn(tmp_path):
     task.write_artifacts(model, tmp_path, torch.device("cpu"))
     assert (tmp_path / "alignment.png").read_bytes()[:4] == b"\x89PNG"
     source = "3 1 4 1 0"
-    out = translate(model, task.vocab, source, "copy")
+    out = translate(model, task.vocab, source, "copy", cfg)
     assert len(out.split()) == 5
     with pytest.raises(SeqlabError, match="alphabet"):
-        translate(model, task.vocab, "3 1 9", "copy")
+        translate(model, task.vocab, "3 1 9", "copy", cfg)
     with pytest.raises(SeqlabError, match="--prompt"):
-        translate(model, task.vocab, "3 1", "repeat")
+        translate(model, task.vocab, "3 1", "repeat", cfg)
 
 
 def test_translate_decoder_only_and_classify():
     task = build_task(OmegaConf.structured(AssocRecallConfig(length=2, num_symbols=6, test_size=20)))
-    model = build_model(OmegaConf.structured(GRUConfig(embed_size=8, hidden_size=16)), len(task.vocab))
-    assert len(translate(model, task.vocab, "1 2 3 4 3", "assoc_recall").split()) == 1
+    cfg = OmegaConf.structured(GRUConfig(embed_size=8, hidden_size=16))
+    model = build_model(cfg, len(task.vocab))
+    assert len(translate(model, task.vocab, "1 2 3 4 3", "assoc_recall", cfg).split()) == 1
     with pytest.raises(SeqlabError, match="odd"):
-        translate(model, task.vocab, "1 2 3 4", "assoc_recall")
+        translate(model, task.vocab, "1 2 3 4", "assoc_recall", cfg)
     ft = build_task(OmegaConf.structured(FirstTokenConfig(length=8, test_size=20)))
-    model = build_model(OmegaConf.structured(GRUConfig(embed_size=8, hidden_size=16)), len(ft.vocab))
-    assert translate(model, ft.vocab, "01101", "first_token") in ("0", "1", "=")
+    model = build_model(cfg, len(ft.vocab))
+    assert translate(model, ft.vocab, "01101", "first_token", cfg) in ("0", "1", "=")

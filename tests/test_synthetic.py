@@ -18,7 +18,7 @@ from seqlab.config.tasks import (
     SortConfig,
 )
 from seqlab.errors import SeqlabError
-from seqlab.registry import build_task, check_pairing
+from seqlab.registry import build_task, check_serves, pair
 from seqlab.tasks.seq2seq_task import PairBatch, as_sequence
 from seqlab.tasks.synthetic_data import SEP, row_keys
 
@@ -139,13 +139,22 @@ def test_repeat_task():
 
 def test_pairing_fails_with_the_list_of_tasks():
     with pytest.raises(SeqlabError, match="cannot serve task 'first_token'.*copy"):
-        check_pairing("seq2seq_rnn", make("first_token", length=12))
+        pair(OmegaConf.create({"name": "seq2seq_rnn"}), make("first_token", length=12))
     with pytest.raises(SeqlabError, match="cannot serve task 'repeat'"):
-        check_pairing("seq2seq_transformer", "repeat")
-    check_pairing("gru", make("first_token", length=12))
+        check_serves("seq2seq_transformer", "repeat")
+    pair(OmegaConf.create({"name": "gru"}), make("first_token", length=12))
     with pytest.raises(SeqlabError, match="block_size"):
-        check_pairing("transformer", make("copy", length=12), OmegaConf.create({"block_size": 20}))
-    check_pairing("transformer", make("copy", length=12), OmegaConf.create({"block_size": 24}))
+        pair(OmegaConf.create({"name": "transformer", "block_size": 20}), make("copy", length=12))
+    pair(OmegaConf.create({"name": "transformer", "block_size": 24}), make("copy", length=12))
+
+
+def test_pairing_tells_the_task_how_the_model_is_fed():
+    """The spec, not the model object, says encoder-decoder: a wrapped model changes nothing."""
+    task = make("copy", length=5)
+    pair(OmegaConf.create({"name": "seq2seq_rnn"}), task)
+    assert task.encoder_decoder and task.context_length() == 5
+    pair(OmegaConf.create({"name": "transformer", "block_size": 64}), task)
+    assert not task.encoder_decoder and task.block_size == 64 and task.context_length() == 10
 
 
 @pytest.mark.slow

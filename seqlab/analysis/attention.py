@@ -56,12 +56,13 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
 def attention_for_run(run_dir: Path, text: str, out_path: Path, device: str = "cpu") -> Path:
     """Plot the attention of the run's checkpointed model on `text`; returns the PNG's path."""
     from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.registry import model_spec
     from seqlab.sampling import encode_prompt
 
     ckpt = load_checkpoint(run_dir, device=device)
     model = ckpt.model
-    if not hasattr(model, "attention_maps"):
-        name = ckpt.meta.get("config", {}).get("model", {}).get("name", type(model).__name__)
+    name = ckpt.meta["config"]["model"]["name"]
+    if not model_spec(name).attention_maps:
         raise SeqlabError(f"model {name} has no attention to show")
     ids = encode_prompt(ckpt.vocab, text).to(device)  # (1, T)
     if ids.size(1) > model.block_size:

@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from seqlab.analysis.plots import ema
 from seqlab.analysis.runs import (
     Run,
     differing_keys,
@@ -25,10 +24,11 @@ from seqlab.analysis.runs import (
     name_runs,
 )
 from seqlab.errors import SeqlabError
+from seqlab.plots.loss import ema
 
 LN2 = math.log(2.0)
 X_AXES = {"step": ("step", "step"), "tokens": ("tokens", "tokens (characters) seen"),
-          "time": ("elapsed_s", "wall time (s)"), "flops": ("flops", "training FLOPs")}
+          "time": ("wall_s", "wall time (s)"), "flops": ("flops", "training FLOPs")}
 
 
 @dataclass(frozen=True)

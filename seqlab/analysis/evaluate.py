@@ -59,7 +59,7 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
     task_cfg, trainer = config.get("task") or {}, config.get("trainer") or {}
     task_name = task_cfg.get("name", "?")
     spec = TASKS.get(task_name)
-    if spec is None or spec.kind != "lm" or "source" not in task_cfg:
+    if spec is None or not spec.corpus:
         kind = spec.kind if spec else "unknown"
         raise SeqlabError(f"seqlab eval scores language-model runs on text; '{run}' is a {task_name} "
                           f"({kind}) run: its own evaluation is in metrics.jsonl")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from seqlab.analysis.flops import CONVENTIONS, GATES, FlopReport, Row, flops_report, measure_report
 from seqlab.errors import SeqlabError
+from seqlab.flops import CONVENTIONS, FlopReport, Row, flop_families, flops_report
 
 FORMATS = ("table", "json", "markdown")
 HEADERS = ["component", "params", "forward", "backward", "training", "generate", "seq f/t/g", "measured fwd (Δ)"]
@@ -57,13 +56,22 @@ def title(r: FlopReport) -> str:
     return f"{r.model} ({dims}) · T = {r.seq_len} · B = {r.batch} · vocab {r.vocab_size}"
 
 
+def ordered_rows(r: FlopReport) -> list[Row]:
+    """The components, their total, then rows shown for comparison only (not part of the total)."""
+    return [*[x for x in r.rows if x.in_total], r.total, *[x for x in r.rows if not x.in_total]]
+
+
+# Column groups by terminal width: everything on one table, or three tables that fit 80 columns.
+LAYOUTS = ((118, [list(range(len(HEADERS)))]), (0, [[0, 1, 2, 3], [0, 4, 5], [0, 6, 7]]))
+
+
 def _table(r: FlopReport, cols: list[int], title_text: str | None) -> Any:
     from rich.table import Table
 
     table = Table(title=title_text, title_justify="left")
     for i in cols:
         table.add_column(HEADERS[i], justify="left" if i == 0 else "right", no_wrap=i > 0)
-    for row in [*r.rows, r.total]:
+    for row in ordered_rows(r):
         texts = cells(row)
         style = "bold" if row.key == "total" else None if row.in_total else "dim italic"
         table.add_row(*[texts[i] for i in cols], style=style)
@@ -75,11 +83,9 @@ def print_table(reports: list[FlopReport]) -> None:
 
     console = Console()
     for r in reports:
-        if console.width >= 118:
-            console.print(_table(r, list(range(len(HEADERS))), title(r)))
-        else:  # a narrow terminal: FLOPs first, then sequential matmuls and the measured check
-            console.print(_table(r, [0, 1, 2, 3, 4, 5], title(r)))
-            console.print(_table(r, [0, 6, 7], None))
+        groups = next(g for width, g in LAYOUTS if console.width >= width)
+        for i, cols in enumerate(groups):
+            console.print(_table(r, cols, title(r) if i == 0 else None))
         for line in [x for x in [measured_line(r), *r.formulas] if x]:
             console.print(f"  • {line}", highlight=False)
         for line in r.notes:
@@ -92,41 +98,45 @@ def to_markdown(reports: list[FlopReport]) -> str:
     for r in reports:
         out += [f"### {title(r)}", "", "| " + " | ".join(HEADERS) + " |",
                 "|" + "---|" + "---:|" * (len(HEADERS) - 1)]
-        out += ["| " + " | ".join(cells(row)) + " |" for row in r.rows]
-        out += ["| **" + "** | **".join(cells(r.total)) + "** |", ""]
+        out += ["| **" + "** | **".join(cells(row)) + "** |" if row is r.total else "| " + " | ".join(cells(row)) + " |"
+                for row in ordered_rows(r)]
+        out += [""]
         out += [f"- {line}" for line in [measured_line(r), *r.formulas] if line] + [f"- note: {line}" for line in r.notes] + [""]
     out += ["Conventions:", ""] + [f"- {c}" for c in CONVENTIONS]
     return "\n".join(out) + "\n"
 
 
-def _family(name: str, D: int, L: int) -> Any:
-    """A config of width D and depth L for `name` (embed = hidden for the recurrent ones)."""
-    if name in GATES:
-        return SimpleNamespace(name=name, embed_size=D, hidden_size=D, num_layers=L, bias=True)
-    return SimpleNamespace(name=name, n_embd=D, n_layer=L, n_head=1, block_size=10**9, bias=True,
-                           attn_bias=False, pos_encoding="none")
+def family_config(name: str, width: int, depth: int) -> Any:
+    """Family `name` at width D and depth L, as its FLOP model declares (defaults elsewhere)."""
+    from omegaconf import OmegaConf
+
+    from seqlab.registry import model_spec
+
+    spec = model_spec(name)
+    fm = spec.flops
+    cfg = OmegaConf.structured(spec.config)
+    return OmegaConf.merge(cfg, {**{f: width for f in fm.width_fields}, fm.depth_field: depth, **dict(fm.overrides)})
 
 
 def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: int = 10_000) -> None:
-    """Log-log: training FLOPs per sequence and sequential matmuls vs T, four families, width D."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
+    """Log-log: training FLOPs per sequence and sequential matmuls vs T, every family with a FLOP
+    model, at width D and depth L."""
     import numpy as np
 
+    from seqlab.plots import figure, save
+
     ts = sorted({int(t) for t in np.logspace(0, np.log10(t_max), 40)})
-    fig, (ax_f, ax_s) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110)
-    for name, color in (("rnn", "C0"), ("gru", "C1"), ("lstm", "C2"), ("transformer", "C3")):
-        totals = [flops_report(_family(name, width, layers), vocab_size, t).total for t in ts]
-        label = name.upper() if name in GATES else "transformer"
-        ax_f.plot(ts, [x.training for x in totals], color=color, label=f"{label} training")
-        if name in ("rnn", "transformer"):  # the three recurrent families share one critical path
-            label = "RNN / GRU / LSTM" if name == "rnn" else label
-            ax_s.plot(ts, [x.seq_training for x in totals], color=color, label=f"{label} training")
-            ax_s.plot(ts, [x.seq_generate for x in totals], color=color, ls="--", label=f"{label} generate")
-        if name == "transformer":
-            ax_f.plot(ts, [x.generate for x in totals], color=color, ls="--", label="transformer generate (KV cache)")
+    fig, (ax_f, ax_s) = figure(1, 2, (11, 4.4))
+    seq_curves: dict[tuple[int, ...], list[str]] = {}  # families sharing a critical path share a line
+    for i, name in enumerate(flop_families()):
+        fm = family_config(name, width, layers)
+        totals = [flops_report(fm, vocab_size, t).total for t in ts]
+        ax_f.plot(ts, [x.training for x in totals], color=f"C{i}", label=f"{name} training")
+        if flops_spec(name).plot_generate:
+            ax_f.plot(ts, [x.generate for x in totals], color=f"C{i}", ls="--", label=f"{name} generate")
+        seq_curves.setdefault(tuple(x.seq_training for x in totals), []).append(name)
+    for i, (curve, names) in enumerate(seq_curves.items()):
+        ax_s.plot(ts, curve, color=f"C{i}", label=f"{' / '.join(names)} training")
     ax_f.set_title(f"training FLOPs per sequence (D = {width}, L = {layers}, V = {vocab_size})\n"
                    "RNNs O(T·D²), transformer O(T·D² + T²·D)", fontsize=9)
     ax_s.set_title("sequential matmuls (critical path)\nRNNs O(T) to train, transformer O(1) in T", fontsize=9)
@@ -138,16 +148,13 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
         ax.legend(fontsize=7)
     ax_f.set_ylabel("FLOPs")
     ax_s.set_ylabel("matmuls in sequence")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
-def _width(cfg: Any) -> tuple[int, int]:
-    if cfg.name in GATES:
-        return cfg.hidden_size, cfg.num_layers
-    return cfg.n_embd, cfg.n_layer
+def flops_spec(name: str) -> Any:
+    from seqlab.registry import model_spec
+
+    return model_spec(name).flops
 
 
 def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, fmt: str,
@@ -159,28 +166,24 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
         raise SeqlabError(f"--batch and --vocab-size must be positive, got {batch} and {vocab_size}")
     from seqlab.config.paths import user_config_dirs
     from seqlab.engine.launch import compose
+    from seqlab.flops.measure import measure_report
+    from seqlab.registry import model_spec
 
     cfg = compose(overrides, user_config_dirs())
-    model = cfg.model
-    if seq_lens:
-        ts = list(dict.fromkeys(seq_lens))
-    else:  # the training window; for a transformer also its full context (the seed's T = 100)
-        window = cfg.task.get("seq_len") or cfg.task.get("length")  # char LM / synthetic tasks
-        if not window:
-            raise SeqlabError(f"task '{cfg.task.name}' has no seq_len; pass --seq-len")
-        ts = [int(window)]
-        if model.name == "transformer" and model.get("block_size", 0) != window:
-            ts.append(model.block_size)
+    model, spec = cfg.model, model_spec(cfg.model.name)
+    if spec.flops is None:
+        raise SeqlabError(f"model '{model.name}' declares no FLOP model (families with one: "
+                          f"{', '.join(flop_families())})")
+    ts = list(dict.fromkeys(seq_lens)) if seq_lens else default_lengths(cfg, spec.bounded_context)
     if min(ts) < 1:
         raise SeqlabError(f"--seq-len must be positive, got {min(ts)}")
     reports = []
     for t in ts:
         report = flops_report(model, vocab_size, t, batch)
-        if measure:
-            if model.name == "transformer" and t > model.block_size:
-                report.notes.append("not measured: T exceeds block_size (the model would re-prefill)")
-            else:
-                measure_report(report, model)
+        if measure and spec.bounded_context and t > model.block_size:
+            report.notes.append("not measured: T exceeds block_size (the model would re-prefill)")
+        elif measure:
+            measure_report(report, model)
         reports.append(report)
     if fmt == "json":
         print(json.dumps({"model": model.name, "vocab_size": vocab_size, "batch": batch,
@@ -190,7 +193,20 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
     else:
         print_table(reports)
     if plot is not None:
-        width, layers = _width(model)
-        plot_scaling(width, layers, vocab_size, Path(plot))
+        fm = spec.flops
+        plot_scaling(model[fm.width_fields[-1]], model[fm.depth_field], vocab_size, Path(plot))
         if fmt != "json":  # keep --format json's stdout pure JSON
             print(f"wrote {plot}")
+
+
+def default_lengths(cfg: Any, bounded_context: bool) -> list[int]:
+    """The task's training window; for a bounded model also its full context (the seed's T = 100)."""
+    from seqlab.registry import config_window
+
+    window = config_window(cfg.task)
+    if not window:
+        raise SeqlabError(f"task '{cfg.task.name}' has no fixed window; pass --seq-len")
+    ts = [int(window)]
+    if bounded_context and cfg.model.block_size != window:
+        ts.append(int(cfg.model.block_size))
+    return ts

@@ -56,34 +56,23 @@ def decay_factor(norms: list[float]) -> float:
     return math.exp(-slope)
 
 
-def scratch_twin(model: RecurrentLM) -> RecurrentLM:
-    """A copy of `model` whose core is a ScratchRecurrent holding the same weights."""
-    from seqlab.models.gru import gru_cell
-    from seqlab.models.lstm import lstm_cell
-    from seqlab.models.rnn import ACTIVATIONS, elman_cell
+def scratch_twin(model: RecurrentLM, model_cfg: Any, vocab_size: int) -> RecurrentLM:
+    """A copy of `model` on its family's scratch cells, holding the same weights (the registry
+    says which families are recurrent and which config selects their scratch path)."""
+    from seqlab.registry import build_model, explicit_config, model_spec
 
-    core = getattr(model, "core", model)  # a transformer has no core: refused below
-    if isinstance(core, ScratchRecurrent):
-        return copy.deepcopy(model)
-    if isinstance(core, nn.LSTM):
-        cell, gates, cell_state = lstm_cell, 4, True
-    elif isinstance(core, nn.GRU):
-        cell, gates, cell_state = gru_cell, 3, False
-    elif isinstance(core, nn.RNN):
-        cell, gates, cell_state = elman_cell(ACTIVATIONS[core.nonlinearity]), 1, False
-    else:
-        raise SeqlabError(f"gradient flow needs a recurrent model (rnn, gru, lstm), not {type(core).__name__}")
-    twin = copy.deepcopy(model)
-    twin.core = ScratchRecurrent(cell, gates, core.input_size, core.hidden_size, core.num_layers,
-                                 core.bias, core.dropout, cell_state)
-    twin.core.load_state_dict(core.state_dict(), strict=True)
+    if not model_spec(model_cfg.name).recurrent:
+        raise SeqlabError(f"gradient flow needs a recurrent model (rnn, gru, lstm), not {model_cfg.name}")
+    twin = build_model(explicit_config(model_cfg), vocab_size)
+    twin.load_state_dict(model.state_dict(), strict=True)
     return twin
 
 
 def gradient_norms(model: RecurrentLM, tokens: torch.Tensor) -> list[float]:
-    """Batch mean of ||dL_T/dh_t|| for the top layer's h_1..h_T; tokens is (B, T+1)."""
+    """Batch mean of ||dL_T/dh_t|| for the top layer's h_1..h_T; tokens is (B, T+1).
+    `model` runs on scratch cells (`scratch_twin` of a fused model, or `spectral_rnn`)."""
     # float64: a vanilla RNN's gradient at t = 1 underflows float32 for T = 100; eval: no dropout
-    twin = scratch_twin(model).double().eval()
+    twin = copy.deepcopy(model).double().eval()
     core: ScratchRecurrent = twin.core
     T = tokens.shape[1] - 1
     states: list[torch.Tensor] = []
@@ -204,7 +193,7 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
 
     from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.engine.launch import compose
-    from seqlab.registry import build_model
+    from seqlab.registry import build_model, explicit_config
 
     names, rest = split_models(overrides)
     vocab = inputs.vocab()
@@ -212,7 +201,8 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
     for name in names:
         cfg = compose([f"model={name}", *rest])
         torch.manual_seed(seed)
-        model = build_model(cfg.model, len(vocab) if vocab is not None else inputs.vocab_size)
+        size = len(vocab) if vocab is not None else inputs.vocab_size
+        model = scratch_twin(build_model(cfg.model, size), cfg.model, size)
         flows.append(Flow(name, gradient_norms(model, inputs.tokens(vocab)), cfg.model.get("num_layers", 1)))
     for run in runs:
         ckpt = load_checkpoint(run, which)
@@ -220,11 +210,11 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
         label = f"{model_cfg.name} (step {ckpt.meta.get('step', '?')})"
         if with_init:  # the same config freshly initialised, on the same sequences
             torch.manual_seed(seed)
-            fresh = build_model(model_cfg, len(ckpt.vocab))
+            fresh = build_model(explicit_config(model_cfg), len(ckpt.vocab))
             flows.append(Flow(f"{model_cfg.name} (init)", gradient_norms(fresh, inputs.tokens(ckpt.vocab)),
                               model_cfg.get("num_layers", 1)))
-        flows.append(Flow(label, gradient_norms(ckpt.model, inputs.tokens(ckpt.vocab)),
-                          model_cfg.get("num_layers", 1)))
+        trained = scratch_twin(ckpt.model, model_cfg, len(ckpt.vocab))
+        flows.append(Flow(label, gradient_norms(trained, inputs.tokens(ckpt.vocab)), model_cfg.get("num_layers", 1)))
     return flows
 
 

@@ -146,6 +146,8 @@ def _read_records(path: Path, warn: Warn) -> list[dict[str, Any]]:
             bad += bool(line.strip())
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int | float):
+            if "elapsed_s" in record:  # runs before checkpoint format 2 named wall time so
+                record.setdefault("wall_s", record.pop("elapsed_s"))
             records.append(record)
         else:
             bad += 1
@@ -165,7 +167,7 @@ def _fill_summary(summary: dict[str, Any], records: list[dict[str, Any]], path: 
         put("steps", last.get("step"))
         put("tokens", last.get("tokens"))
         put("tokens_per_s", last.get("tokens_per_s"))
-        put("wall_s", last.get("elapsed_s"))
+        put("wall_s", last.get("wall_s"))
         put("flops", last.get("flops"))
         evals = [r for r in records if r.get("val_loss") is not None]
         if evals:

@@ -46,6 +46,8 @@ def sample(
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(run, checkpoint, dev)
+    from omegaconf import OmegaConf
+
     from seqlab.registry import TASKS
 
     task = ckpt.meta.get("task", "tinystories")
@@ -54,7 +56,8 @@ def sample(
             raise SeqlabError(f"this run learned task '{task}': give it a source, e.g. --source \"3 1 4 1 5\"")
         from seqlab.tasks.synthetic import translate
 
-        typer.echo(translate(ckpt.model, ckpt.vocab, source, task, dev))
+        model_cfg = OmegaConf.create(ckpt.meta["config"]["model"])
+        typer.echo(translate(ckpt.model, ckpt.vocab, source, task, model_cfg, dev))
         return
     texts = sample_texts(ckpt.model, ckpt.vocab, prompt, num_samples, max_new_tokens, temperature,
                          top_k, top_p, seed, dev, allow_unknown)

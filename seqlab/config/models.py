@@ -18,6 +18,13 @@ class ModelConfig:
 
 
 @dataclass
+class BigramConfig(ModelConfig):
+    """The bigram baseline: next-token logits from the current token alone (no other fields)."""
+
+    name: str = "bigram"
+
+
+@dataclass
 class RecurrentConfig(ModelConfig):
     """Fields of the recurrent language models: embedding -> stacked cells -> linear head."""
 

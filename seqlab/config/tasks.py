@@ -60,6 +60,15 @@ class FirstTokenConfig(SyntheticConfig):
 
 
 @dataclass
+class ParityConfig(SyntheticConfig):
+    """classify: T random bits; the label is their parity (1 when the count of ones is odd)."""
+
+    name: str = "parity"
+    length: int = 16
+    num_symbols: int = 2
+
+
+@dataclass
 class CopyConfig(SyntheticConfig):
     """seq2seq: the target is the source."""
 

@@ -26,7 +26,8 @@ from safetensors.torch import load_model, save_model
 from seqlab.engine.atomic import atomic_write_json
 from seqlab.errors import SeqlabError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: train_state.json's wall time is `wall_s` (was `wall_time_s`); version 1 still loads."""
 WEIGHTS, META = "model.safetensors", "meta.json"
 
 

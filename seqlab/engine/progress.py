@@ -18,14 +18,20 @@ class TrainProgress:
         )
         self._task = self._progress.add_task("train", total=total, stats="")
 
-    def __enter__(self) -> TrainProgress:
+    def start(self) -> None:
         if self.enabled:
             self._progress.start()
+
+    def stop(self) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def __enter__(self) -> TrainProgress:
+        self.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.enabled:
-            self._progress.stop()
+        self.stop()
 
     def update(self, step: int, train_loss: float | None, val_loss: float | None,
                tokens_per_s: float, mfu: float | None = None) -> None:

@@ -63,7 +63,7 @@ class RunDir:
         if not self.enabled:
             return
         try:
-            from seqlab.analysis.plots import plot_loss_curves
+            from seqlab.plots.loss import plot_loss_curves
 
             plot_loss_curves(records, self.loss_plot, title=self.path.name)
         except Exception as err:  # a plot is never worth a crash

@@ -29,7 +29,8 @@ class TrainState:
     step: int = 0
     tokens: int = 0
     train_time_s: float = 0.0
-    wall_time_s: float = 0.0
+    wall_s: float = 0.0
+    """Wall-clock seconds of the run so far (the same name in metrics.jsonl and summary.json)."""
     best_val_loss: float | None = None
     best_val_bpc: float | None = None
     last_eval: dict[str, float] | None = None
@@ -93,4 +94,7 @@ def load_train_state(folder: Path, optimizer: torch.optim.Optimizer,
     version, internal, gauss = meta["rng_python"]
     random.setstate((version, tuple(internal), gauss))
     known = {f.name for f in fields(TrainState)}
-    return TrainState(**{k: v for k, v in meta["state"].items() if k in known})
+    saved = dict(meta["state"])
+    if "wall_time_s" in saved:  # checkpoints of format 1 named it so
+        saved.setdefault("wall_s", saved.pop("wall_time_s"))
+    return TrainState(**{k: v for k, v in saved.items() if k in known})

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from seqlab.models.modes import eval_mode
+
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
                   top_p: float = 1.0) -> torch.Tensor:
@@ -35,23 +37,22 @@ def generate(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int,
              banned: Sequence[int] = ()) -> torch.Tensor:
     """Sample `max_new_tokens` ids after `prompt` (N, T0); returns (N, max_new_tokens).
 
-    `temperature` 0 means greedy; `banned` ids (e.g. the unknown character) are never drawn.
+    `temperature` 0 means greedy (the decoder of every decoder-only model: samples, the
+    synthetic tasks' answers); `banned` ids (e.g. the unknown character) are never drawn.
     """
-    was_training = model.training
-    model.eval()
-    logits, state = model(prompt)
-    new = []
-    for i in range(max_new_tokens):
-        last = logits[:, -1].float()  # (N, V)
-        if banned:
-            last[:, list(banned)] = float("-inf")
-        if temperature == 0:
-            token = last.argmax(-1, keepdim=True)
-        else:
-            probs = filter_logits(last, temperature, top_k, top_p).softmax(-1)
-            token = torch.multinomial(probs.cpu(), 1, generator=generator).to(prompt.device)
-        new.append(token)
-        if i + 1 < max_new_tokens:  # the last token needs no forward pass
-            logits, state = model(token, state)
-    model.train(was_training)
+    with eval_mode(model):
+        logits, state = model(prompt)
+        new = []
+        for i in range(max_new_tokens):
+            last = logits[:, -1].float()  # (N, V)
+            if banned:
+                last[:, list(banned)] = float("-inf")
+            if temperature == 0:
+                token = last.argmax(-1, keepdim=True)
+            else:
+                probs = filter_logits(last, temperature, top_k, top_p).softmax(-1)
+                token = torch.multinomial(probs.cpu(), 1, generator=generator).to(prompt.device)
+            new.append(token)
+            if i + 1 < max_new_tokens:  # the last token needs no forward pass
+                logits, state = model(token, state)
     return torch.cat(new, dim=1)

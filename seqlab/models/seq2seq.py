@@ -1,6 +1,7 @@
 """Encoder-decoders: an RNN pair with optional attention, and a transformer encoder-decoder.
 
-Both have `encoder_decoder = True` (tasks feed them (source, decoder input) pairs) and share:
+Both are declared `encoder_decoder` on their registry specs (tasks feed them (source, decoder
+input) pairs) and share:
     forward(src, dec_in, src_mask=None, need_weights=False) -> (logits (B, T, V), attention (B, T, S) or None)
     greedy(src, steps, start_id, src_mask=None) -> (ids (B, steps), attention (B, steps, S) or None)
 `src_mask` (B, S) is True at real source tokens; padded positions get no attention weight
@@ -48,8 +49,6 @@ def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
 
 class Seq2SeqRNN(nn.Module):
     """Embedding -> RNN encoder (optionally bidirectional) -> RNN decoder with attention."""
-
-    encoder_decoder = True
 
     def __init__(self, cfg: Any, vocab_size: int) -> None:
         super().__init__()
@@ -224,8 +223,6 @@ class Seq2SeqTransformer(nn.Module):
 
     `alignment` weights are the last decoder layer's cross-attention, averaged over heads.
     """
-
-    encoder_decoder = True
 
     def __init__(self, cfg: Any, vocab_size: int) -> None:
         super().__init__()

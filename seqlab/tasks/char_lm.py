@@ -9,19 +9,20 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.errors import SeqlabError
-from seqlab.tasks.base import Batch
+from seqlab.models.modes import eval_mode
+from seqlab.tasks.base import Batch, Task
 from seqlab.tasks.vocab import CharVocab
 
 LN2 = float(np.log(2.0))
 
 
-class CharLMTask:
+class CharLMTask(Task):
     """Windows of `seq_len + 1` characters; the targets are the inputs shifted by one."""
 
     kind = "lm"
 
     def __init__(self, train: np.ndarray, val: np.ndarray, vocab: CharVocab, seq_len: int,
-                 facts: dict[str, Any] | None = None) -> None:
+                 facts: dict[str, Any] | None = None, name: str = "tinystories") -> None:
         if seq_len < 1:
             raise SeqlabError(f"task.seq_len must be at least 1, got {seq_len}")
         for split, data in (("train", train), ("validation", val)):
@@ -30,8 +31,7 @@ class CharLMTask:
                     f"the {split} text has {len(data)} characters; one example of "
                     f"task.seq_len={seq_len} needs at least {seq_len + 2}"
                 )
-        self.vocab = vocab
-        self.seq_len = seq_len
+        self.name, self.vocab, self.seq_len = name, vocab, seq_len
         # Kept as compact integer tensors; widened to int64 one batch at a time.
         self.train_data = torch.from_numpy(train.astype(np.int32 if train.dtype == np.uint16 else train.dtype))
         self.val_data = torch.from_numpy(val.astype(np.int32 if val.dtype == np.uint16 else val.dtype))
@@ -62,6 +62,9 @@ class CharLMTask:
         for chunk in starts.split(batch_size):
             yield self._windows(data, chunk)
 
+    def context_length(self, length: int | None = None) -> int:
+        return self.seq_len
+
     def loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
         logits, _ = model(batch.inputs)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=-100)
@@ -69,15 +72,13 @@ class CharLMTask:
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
         total, count = 0.0, 0
-        for batch in self.eval_batches(batch_size, num_batches):
-            batch = batch.to(device)
-            n = batch.targets.numel()
-            total += self.loss(model, batch).item() * n
-            count += n
-        model.train(was_training)
+        with eval_mode(model):
+            for batch in self.eval_batches(batch_size, num_batches):
+                batch = batch.to(device)
+                n = batch.targets.numel()
+                total += self.loss(model, batch).item() * n
+                count += n
         val_loss = total / count
         return {"val_loss": val_loss, "val_bpc": val_loss / LN2}
 

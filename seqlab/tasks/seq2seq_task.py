@@ -3,46 +3,28 @@
 A classify task (first_token) feeds the source to a decoder-only model and reads the label
 from the last position. A seq2seq task (copy, reverse, sort, assoc_recall) reaches a
 decoder-only model as one sequence `source SEP target` with the loss on the target only,
-and an encoder-decoder (a model with `encoder_decoder = True`) as the pair (source,
-`SEP target[:-1]` -> target). Batches are pairs either way, so the same task serves both.
+and an encoder-decoder (its registry spec says so; the task is told by `bind_model`) as
+the pair (source, `SEP target[:-1]` -> target). Batches are pairs either way, so the same
+task serves both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from seqlab.tasks.base import Batch
+from seqlab.models.generate import generate
+from seqlab.models.modes import eval_mode
+from seqlab.plots import figure, save
+from seqlab.tasks.base import Batch, PairBatch, Task
 from seqlab.tasks.synthetic_data import SEP, ExampleSource
 from seqlab.tasks.vocab import CharVocab
 
 Tensor = torch.Tensor
 EVAL_CHUNK = 500  # test examples per forward pass in evaluate
-
-
-@dataclass
-class PairBatch:
-    """A batch of (source, target) vocab ids, whatever model it goes to."""
-
-    source: Tensor
-    """(B, S) source ids."""
-    target: Tensor
-    """(B, Tt) target ids."""
-
-    def to(self, device: torch.device) -> PairBatch:
-        return PairBatch(self.source.to(device, non_blocking=True), self.target.to(device, non_blocking=True))
-
-    @property
-    def num_tokens(self) -> int:
-        return self.source.numel() + self.target.numel()
-
-
-def is_encoder_decoder(model: torch.nn.Module) -> bool:
-    return bool(getattr(model, "encoder_decoder", False))
 
 
 def as_sequence(batch: PairBatch, sep_id: int) -> Batch:
@@ -61,12 +43,13 @@ def decoder_input(target: Tensor, start_id: int) -> Tensor:
     return torch.cat([target.new_full((target.size(0), 1), start_id), target[:, :-1]], dim=1)
 
 
-def task_loss(model: torch.nn.Module, batch: PairBatch, kind: str, sep_id: int) -> Tensor:
+def task_loss(model: torch.nn.Module, batch: PairBatch, kind: str, sep_id: int,
+              encoder_decoder: bool) -> Tensor:
     """Mean cross-entropy on the target tokens, with the model fed as `kind` requires."""
     if kind == "classify":
         logits, _ = model(batch.source)
         return F.cross_entropy(logits[:, -1].float(), batch.target[:, 0])
-    if is_encoder_decoder(model):
+    if encoder_decoder:
         logits, _ = model(batch.source, decoder_input(batch.target, sep_id))
         return F.cross_entropy(logits.flatten(0, 1).float(), batch.target.flatten())
     seq = as_sequence(batch, sep_id)
@@ -75,21 +58,15 @@ def task_loss(model: torch.nn.Module, batch: PairBatch, kind: str, sep_id: int) 
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, source: Tensor, steps: int, kind: str, sep_id: int) -> Tensor:
+def predict(model: torch.nn.Module, source: Tensor, steps: int, kind: str, sep_id: int,
+            encoder_decoder: bool) -> Tensor:
     """Greedy output (B, steps) for a (B, S) source: argmax at each step, fed back."""
     if kind == "classify":
         return model(source)[0][:, -1:].argmax(-1)
-    if is_encoder_decoder(model):
+    if encoder_decoder:
         return model.greedy(source, steps, sep_id)[0]
     prompt = torch.cat([source, source.new_full((source.size(0), 1), sep_id)], dim=1)
-    logits, state = model(prompt)
-    out = []
-    for i in range(steps):
-        token = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1)
-        out.append(token)
-        if i + 1 < steps:
-            logits, state = model(token, state)
-    return torch.cat(out, dim=1)
+    return generate(model, prompt, steps, temperature=0)
 
 
 def context_length(kind: str, source_len: int, target_len: int, encoder_decoder: bool) -> int:
@@ -99,8 +76,10 @@ def context_length(kind: str, source_len: int, target_len: int, encoder_decoder:
     return max(source_len, target_len) if encoder_decoder else source_len + target_len
 
 
-class SyntheticTask:
+class SyntheticTask(Task):
     """A generated classify or seq2seq task with a fixed held-out test set per length."""
+
+    headline = "val_seq_acc"
 
     def __init__(self, name: str, kind: str, data: ExampleSource, vocab: CharVocab, symbol_ids: Tensor,
                  facts: dict[str, Any]) -> None:
@@ -117,45 +96,47 @@ class SyntheticTask:
         return self._batch(*self.data.train_examples(batch_size, generator))
 
     def loss(self, model: torch.nn.Module, batch: PairBatch) -> Tensor:
-        return task_loss(model, batch, self.kind, self.sep_id)
+        return task_loss(model, batch, self.kind, self.sep_id, self.encoder_decoder)
 
-    def context_length(self, length: int | None = None, encoder_decoder: bool = False) -> int:
+    def context_length(self, length: int | None = None) -> int:
         src, tgt = self.data.test[length or self.data.length]
-        return context_length(self.kind, src.size(1), tgt.size(1), encoder_decoder)
+        return context_length(self.kind, src.size(1), tgt.size(1), self.encoder_decoder)
 
-    def fits(self, model: torch.nn.Module, length: int) -> bool:
-        block = getattr(model, "block_size", None)
-        return block is None or self.context_length(length, is_encoder_decoder(model)) <= block
+    def fits(self, length: int) -> bool:
+        return self.block_size is None or self.context_length(length) <= self.block_size
+
+    def _predict(self, model: torch.nn.Module, source: Tensor, steps: int) -> Tensor:
+        return predict(model, source, steps, self.kind, self.sep_id, self.encoder_decoder)
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
         """val_loss (teacher forced), val_acc (token) and val_seq_acc (exact) of greedy outputs;
         with several lengths also each as val_*@L. Lengths the model cannot hold are skipped."""
-        was_training = model.training
-        model.eval()
         metrics: dict[str, float] = {}
-        self.skipped = []
-        for L in self.data.lengths:
-            if L != self.data.length and not self.fits(model, L):
-                self.skipped.append(L)
-                continue
-            src, tgt = self.data.test[L]
-            n = len(src) if num_batches is None else min(len(src), num_batches * batch_size)
-            loss_sum = tok = seq = 0.0
-            for i in range(0, n, EVAL_CHUNK):
-                b = self._batch(src[i:min(i + EVAL_CHUNK, n)], tgt[i:min(i + EVAL_CHUNK, n)]).to(device)
-                loss_sum += self.loss(model, b).item() * len(b.source)
-                right = predict(model, b.source, b.target.size(1), self.kind, self.sep_id) == b.target
-                tok += right.float().mean(1).sum().item()
-                seq += right.all(1).sum().item()
-            result = {"val_loss": loss_sum / n, "val_acc": tok / n, "val_seq_acc": seq / n}
-            if L == self.data.length:
-                metrics.update(result)
-            if len(self.data.lengths) > 1:
-                metrics.update({f"{k}@{L}": v for k, v in result.items()})
-        model.train(was_training)
+        self.skipped = [L for L in self.data.lengths if L != self.data.length and not self.fits(L)]
+        with eval_mode(model):
+            for L in [L for L in self.data.lengths if L not in self.skipped]:
+                n = len(self.data.test[L][0]) if num_batches is None else min(len(self.data.test[L][0]),
+                                                                               num_batches * batch_size)
+                result = self._score(model, L, n, device)
+                if L == self.data.length:
+                    metrics.update(result)
+                if len(self.data.lengths) > 1:
+                    metrics.update({f"{k}@{L}": v for k, v in result.items()})
         return metrics
+
+    def _score(self, model: torch.nn.Module, length: int, n: int, device: torch.device) -> dict[str, float]:
+        """Loss and accuracies over the first n test examples of one length."""
+        src, tgt = self.data.test[length]
+        loss_sum = tok = seq = 0.0
+        for i in range(0, n, EVAL_CHUNK):
+            b = self._batch(src[i:min(i + EVAL_CHUNK, n)], tgt[i:min(i + EVAL_CHUNK, n)]).to(device)
+            loss_sum += self.loss(model, b).item() * len(b.source)
+            right = self._predict(model, b.source, b.target.size(1)) == b.target
+            tok += right.float().mean(1).sum().item()
+            seq += right.all(1).sum().item()
+        return {"val_loss": loss_sum / n, "val_acc": tok / n, "val_seq_acc": seq / n}
 
     def _decode(self, ids: Tensor) -> str:
         return self.vocab.decode(ids.tolist())
@@ -163,12 +144,10 @@ class SyntheticTask:
     @torch.no_grad()
     def examples(self, model: torch.nn.Module, n: int, device: torch.device) -> list[str]:
         """The first n test examples: source = target, the model's greedy output, right or not."""
-        was_training = model.training
-        model.eval()
         src, tgt = self.data.test[self.data.length]
         batch = self._batch(src[:n], tgt[:n]).to(device)
-        pred = predict(model, batch.source, batch.target.size(1), self.kind, self.sep_id)
-        model.train(was_training)
+        with eval_mode(model):
+            pred = self._predict(model, batch.source, batch.target.size(1))
         return [f"{self._decode(s)} {SEP} {self._decode(t)}   model: {self._decode(p)} "
                 f"{'ok' if bool((p == t).all()) else 'WRONG'}"
                 for s, t, p in zip(batch.source.cpu(), batch.target.cpu(), pred.cpu())]
@@ -176,14 +155,12 @@ class SyntheticTask:
     @torch.no_grad()
     def write_artifacts(self, model: torch.nn.Module, run_dir: Path, device: torch.device) -> None:
         """alignment.png: output x source attention of an attention encoder-decoder on test example 0."""
-        if not (is_encoder_decoder(model) and hasattr(model, "greedy")):
+        if not self.encoder_decoder:
             return
-        was_training = model.training
-        model.eval()
         src, tgt = self.data.test[self.data.length]
         batch = self._batch(src[:1], tgt[:1]).to(device)
-        pred, weights = model.greedy(batch.source, batch.target.size(1), self.sep_id)
-        model.train(was_training)
+        with eval_mode(model):
+            pred, weights = model.greedy(batch.source, batch.target.size(1), self.sep_id)
         if weights is not None:
             plot_alignment(weights[0], self._decode(batch.source[0].cpu()), self._decode(pred[0].cpu()),
                            Path(run_dir) / "alignment.png", f"{self.name}: target {self._decode(batch.target[0].cpu())}")
@@ -195,17 +172,9 @@ class SyntheticTask:
 
 def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title: str = "") -> Path:
     """Heatmap of (len(output), len(source)) attention weights, rows summing to 1 (Bahdanau Fig. 3)."""
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     w = weights.detach().float().cpu().numpy()
     side = min(max(0.22 * max(w.shape), 3.0), 12.0)
-    fig, ax = plt.subplots(figsize=(side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
+    fig, ax = figure(size=(side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
     im = ax.imshow(w, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="equal")
     ax.set_xticks(range(len(source)), list(source), fontsize=7)
     ax.set_yticks(range(len(output)), list(output), fontsize=7)
@@ -213,10 +182,4 @@ def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title:
     ax.set_ylabel("output (greedy)")
     ax.set_title(title, fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.7)
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save(fig, path)

@@ -22,10 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.errors import SeqlabError
-from seqlab.tasks.base import Batch
-from seqlab.tasks.seq2seq_task import SyntheticTask, context_length, is_encoder_decoder, predict
+from seqlab.models.generate import generate
+from seqlab.models.modes import eval_mode
+from seqlab.tasks.base import Batch, Task
+from seqlab.tasks.seq2seq_task import SyntheticTask, context_length, predict
 from seqlab.tasks.synthetic_data import (
     SEP,
+    SYNTHETIC,
     ExampleSource,
     copy,
     data_generator_seed,
@@ -35,30 +38,32 @@ from seqlab.tasks.synthetic_data import (
 )
 from seqlab.tasks.vocab import CharVocab
 
-KINDS = {"first_token": "classify", "copy": "seq2seq", "reverse": "seq2seq", "sort": "seq2seq",
-         "assoc_recall": "seq2seq", "repeat": "lm"}
 LN2 = 0.6931471805599453
 
 
 def build_synthetic(cfg: Any) -> SyntheticTask:
     """first_token, copy, reverse, sort or assoc_recall (cfg.name) from a SyntheticConfig."""
-    if cfg.name not in KINDS or KINDS[cfg.name] == "lm":
+    from seqlab.registry import task_spec
+
+    if cfg.name not in SYNTHETIC:
         raise SeqlabError(f"build_synthetic cannot build task '{cfg.name}'")
     vocab, symbol_ids = symbol_vocab(cfg.num_symbols)
     data = ExampleSource(cfg.name, cfg.length, cfg.num_symbols, cfg.train_size, cfg.test_size,
                          list(cfg.eval_lengths or []), cfg.data_seed)
     facts = {"train_size": cfg.train_size or "stream", "test_size": cfg.test_size, "eval_lengths": data.lengths}
-    return SyntheticTask(cfg.name, KINDS[cfg.name], data, vocab, symbol_ids, facts)
+    return SyntheticTask(cfg.name, task_spec(cfg.name).kind, data, vocab, symbol_ids, facts)
 
 
-class RepeatTask:
+class RepeatTask(Task):
     """Next-character prediction on a periodic string: the seed's fixed "abca " or a fresh
     random pattern per example (then it is in-context copying). Only targets with a full
     period of context before them are scored: they are the predictable ones."""
 
     kind = "lm"
+    headline = "val_acc"
 
     def __init__(self, cfg: Any) -> None:
+        self.name = cfg.name
         self.seq_len = cfg.seq_len
         if cfg.pattern:
             self.vocab = CharVocab.from_text(cfg.pattern)
@@ -96,35 +101,29 @@ class RepeatTask:
         logits, _ = model(batch.inputs)
         return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=-100)
 
+    def context_length(self, length: int | None = None) -> int:
+        return self.seq_len
+
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
         """val_loss / val_bpc, and teacher-forced next-character val_acc and val_seq_acc (whole window)."""
-        was_training = model.training
-        model.eval()
         batch = self.test.to(device)
-        logits, _ = model(batch.inputs)
-        loss = self.loss(model, batch).item()
+        with eval_mode(model):
+            logits, _ = model(batch.inputs)
+            loss = self.loss(model, batch).item()
         scored = batch.targets != -100
         right = (logits.argmax(-1) == batch.targets) & scored
-        model.train(was_training)
         return {"val_loss": loss, "val_bpc": loss / LN2, "val_acc": (right.sum() / scored.sum()).item(),
                 "val_seq_acc": (right.sum(1) == scored.sum(1)).float().mean().item()}
 
     @torch.no_grad()
     def examples(self, model: torch.nn.Module, n: int, device: torch.device) -> list[str]:
         """samples.txt: the first period of a held-out window, then the model's greedy continuation."""
-        was_training = model.training
-        model.eval()
         prompt = self.test.inputs[:n, : self.period].to(device)
-        logits, state = model(prompt)
-        out = []
-        for _ in range(self.seq_len - self.period):
-            out.append(logits[:, -1].argmax(-1, keepdim=True))
-            logits, state = model(out[-1], state)
-        model.train(was_training)
+        out = generate(model, prompt, self.seq_len - self.period, temperature=0)
         return [f"{self.vocab.decode(p.tolist())!r} -> {self.vocab.decode(o.tolist())!r}"
-                for p, o in zip(prompt.cpu(), torch.cat(out, 1).cpu())]
+                for p, o in zip(prompt.cpu(), out.cpu())]
 
     def summary(self) -> dict[str, Any]:
         return {"vocab_size": len(self.vocab), "kind": self.kind, "period": self.period,
@@ -149,25 +148,28 @@ def parse_source(vocab: CharVocab, text: str) -> list[str]:
 
 @torch.no_grad()
 def translate(model: torch.nn.Module, vocab: CharVocab, source_text: str, task: str,
-              device: torch.device | str = "cpu") -> str:
+              model_cfg: Any, device: torch.device | str = "cpu") -> str:
     """The model's greedy output for a source typed by a user, symbols separated by spaces.
 
-    `task` is the run's task name (checkpoint meta["task"]): it says how long the output is
-    (copy/reverse/sort: as long as the source; first_token, assoc_recall: one symbol).
+    `task` is the run's task name (checkpoint meta["task"]) and `model_cfg` its model config:
+    the task's spec says how long the output is (copy/reverse/sort: as long as the source;
+    first_token, assoc_recall: one symbol), the model's spec how it is fed.
     """
-    kind = KINDS.get(task)
-    if kind is None or kind == "lm":
+    from seqlab.registry import model_spec, task_spec
+
+    spec = SYNTHETIC.get(task)
+    if spec is None:
         raise SeqlabError(f"--source needs a classify or seq2seq run; this run's task '{task}' is not one "
                           "(use --prompt)")
+    kind, family = task_spec(task).kind, model_spec(model_cfg.name)
     symbols = parse_source(vocab, source_text)
-    if task == "assoc_recall" and len(symbols) % 2 == 0:
-        raise SeqlabError("assoc_recall's source is k1 v1 ... kP vP q: an odd number of symbols")
+    spec.check_source(len(symbols))
     source = torch.from_numpy(vocab.encode("".join(symbols)).astype("int64"))[None].to(device)
-    steps = 1 if kind == "classify" or task == "assoc_recall" else len(symbols)
-    block = getattr(model, "block_size", None)
-    need = context_length(kind, len(symbols), steps, is_encoder_decoder(model))
+    steps = spec.target_length(len(symbols))
+    block = model_cfg.block_size if family.bounded_context else None
+    need = context_length(kind, len(symbols), steps, family.encoder_decoder)
     if block is not None and need > block:
         raise SeqlabError(f"a source of {len(symbols)} symbols needs {need} positions; the model holds {block}")
-    model.eval()
-    out = predict(model, source, steps, kind, int(vocab.encode(SEP)[0]))
+    with eval_mode(model):
+        out = predict(model, source, steps, kind, int(vocab.encode(SEP)[0]), family.encoder_decoder)
     return " ".join(vocab.decode(out[0].tolist()))

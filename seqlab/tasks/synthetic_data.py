@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -40,6 +41,12 @@ def first_token(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor
     return x, x[:, :1].clone()
 
 
+def parity(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Label = (number of symbols other than the first) mod 2: with K = 2, the parity of the ones."""
+    x = _uniform(n, length, k, g)
+    return x, ((x != 0).sum(1, keepdim=True) % 2)
+
+
 def copy(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     x = _uniform(n, length, k, g)
     return x, x.clone()
@@ -66,20 +73,60 @@ def assoc_recall(n: int, pairs: int, k: int, g: torch.Generator) -> tuple[Tensor
     return torch.cat([source, keys.gather(1, which)], dim=1), values.gather(1, which)
 
 
-GENERATORS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
-    "first_token": first_token, "copy": copy, "reverse": reverse, "sort": sort,
-    "assoc_recall": assoc_recall,
+def _space_uniform(length: int, k: int) -> float:
+    return float(k) ** length
+
+
+def _space_assoc(pairs: int, k: int) -> float:
+    return math.perm(k, pairs) * float(k) ** pairs * pairs
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Everything that differs between the synthetic tasks, in one place."""
+
+    generate: Callable[..., tuple[Tensor, Tensor]]
+    """(n, length, K, generator) -> (source, target) symbol indices."""
+    space: Callable[[int, int], float] = _space_uniform
+    """(length, K) -> how many distinct sources there are."""
+    one_answer: bool = False
+    """The target is one symbol whatever the source length (else: as long as the source)."""
+    distinct_keys: bool = False
+    """`length` counts key-value pairs with distinct keys: it may not exceed K."""
+    source_rule: str | None = None
+    """What a typed source must look like, when more than symbols: checked by `check_source`."""
+
+    def target_length(self, source_symbols: int) -> int:
+        return 1 if self.one_answer else source_symbols
+
+    def space_size(self, length: int, k: int) -> float:
+        """How many distinct sources the generator can produce (inf when astronomically many)."""
+        try:
+            return self.space(length, k)
+        except OverflowError:
+            return math.inf
+
+    def check_lengths(self, lengths: list[int], k: int) -> None:
+        if self.distinct_keys and max(lengths) > k:
+            raise SeqlabError(f"this task needs distinct keys: every length (pairs) must be at most "
+                              f"num_symbols ({k}); got {max(lengths)}")
+
+    def check_source(self, symbols: int) -> None:
+        """A typed source of `symbols` symbols fits the task (key-value tasks: an odd count)."""
+        if self.distinct_keys and symbols % 2 == 0:
+            raise SeqlabError(f"this task's source is {self.source_rule}: an odd number of symbols")
+
+
+SYNTHETIC: dict[str, SyntheticSpec] = {
+    "first_token": SyntheticSpec(first_token, one_answer=True),
+    "parity": SyntheticSpec(parity, one_answer=True),
+    "copy": SyntheticSpec(copy),
+    "reverse": SyntheticSpec(reverse),
+    "sort": SyntheticSpec(sort),
+    "assoc_recall": SyntheticSpec(assoc_recall, _space_assoc, one_answer=True, distinct_keys=True,
+                                  source_rule="k1 v1 ... kP vP q"),
 }
-
-
-def space_size(name: str, length: int, k: int) -> float:
-    """How many distinct sources the generator can produce (inf when astronomically many)."""
-    try:
-        if name == "assoc_recall":
-            return math.perm(k, length) * float(k) ** length * length
-        return float(k) ** length
-    except OverflowError:
-        return math.inf
+"""The generated classify / seq2seq tasks by registry name (their kinds are on the registry)."""
 
 
 def row_keys(rows: Tensor) -> list[bytes]:
@@ -126,12 +173,11 @@ class ExampleSource:
                 raise SeqlabError(f"task.{key} must be at least {low}, got {value}")
         if any(L < 1 for L in eval_lengths):
             raise SeqlabError(f"task.eval_lengths must be positive, got {list(eval_lengths)}")
-        self.gen, self.length, self.k = GENERATORS[name], length, num_symbols
+        spec = SYNTHETIC[name]
+        self.gen, self.length, self.k = spec.generate, length, num_symbols
         self.lengths = sorted({length, *eval_lengths})
-        if name == "assoc_recall" and self.lengths[-1] > num_symbols:
-            raise SeqlabError(f"assoc_recall needs distinct keys: every length (pairs) must be at most "
-                              f"num_symbols ({num_symbols}); got {self.lengths[-1]}")
-        space = space_size(name, length, num_symbols)
+        spec.check_lengths(self.lengths, num_symbols)
+        space = spec.space_size(length, num_symbols)
         if space < 2 * (test_size + train_size):
             raise SeqlabError(
                 f"task {name} with length {length} and {num_symbols} symbols has only {space:.0f} distinct "

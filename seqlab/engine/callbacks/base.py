@@ -1,0 +1,81 @@
+"""What a callback is, and the ordered list the Trainer calls.
+
+A training run is the Trainer's short loop plus these hooks, called in list order:
+
+    on_fit_start(trainer)            model built, resumed, config written; before step 1
+    on_step_end(trainer, result)     after every optimiser step (result: StepResult)
+    on_eval(trainer, metrics)        after each evaluation (fired by the Evaluator)
+    on_log(trainer, record)          each record appended to metrics.jsonl
+    on_train_end(trainer, status)    the loop ended: completed, interrupted or diverged
+    on_summary(trainer, summary)     add keys to summary.json before it is written
+    on_fit_end(trainer, summary)     after summary.json is written
+    close(trainer)                   always, last (also when the run fails)
+
+`rank_zero_only` callbacks exist only in the process that writes the run folder;
+`critical = False` marks a callback whose failure is a warning, never the run's end
+(samples, pictures, trackers): the run folder stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from seqlab.engine.step import StepResult
+    from seqlab.engine.trainer import Trainer
+
+
+class Callback:
+    """No-op hooks; a callback overrides the ones it needs."""
+
+    rank_zero_only: ClassVar[bool] = False
+    """Runs only on the rank that writes the run folder."""
+    critical: ClassVar[bool] = True
+    """An exception in a hook ends the run; False: it is a warning."""
+
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None: ...
+
+    def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
+
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None: ...
+
+    def on_summary(self, trainer: Trainer, summary: dict[str, Any]) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None: ...
+
+    def close(self, trainer: Trainer) -> None: ...
+
+
+class CallbackList:
+    """Callbacks in order; `fire` calls one hook on each, turning a non-critical failure
+    into one warning line."""
+
+    def __init__(self, callbacks: Iterable[Callback], is_main: bool = True) -> None:
+        self.callbacks = [c for c in callbacks if is_main or not c.rank_zero_only]
+
+    def fire(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            try:
+                getattr(callback, hook)(*args)
+            except Exception as err:
+                if callback.critical:
+                    raise
+                step = args[0].state.step if args else "?"
+                warnings.warn(f"step {step}: {type(callback).__name__}.{hook} failed: {err}", stacklevel=2)
+
+    def close(self, trainer: Trainer) -> None:
+        """Every callback's `close`, even if one fails (then the first error is raised)."""
+        first: BaseException | None = None
+        for callback in self.callbacks:
+            try:
+                callback.close(trainer)
+            except Exception as err:
+                first = first or err
+        if first is not None:
+            raise first

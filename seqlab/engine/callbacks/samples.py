@@ -1,0 +1,41 @@
+"""samples.txt and the task's own pictures at each evaluation: never worth the run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from seqlab.engine.callbacks.base import Callback
+from seqlab.sampling import sample_texts
+
+if TYPE_CHECKING:
+    from seqlab.engine.trainer import Trainer
+
+
+class SampleWriter(Callback):
+    """The task's own examples (synthetic tasks), or free text sampled from the prompt."""
+
+    rank_zero_only = True
+    critical = False
+
+    def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        t = trainer.cfg.trainer
+        if t.num_samples <= 0:
+            return
+        lines = trainer.task.examples(trainer.model, t.num_samples, trainer.device)
+        prompt = None
+        if lines is None:
+            prompt = t.sample_prompt
+            lines = sample_texts(trainer.model, trainer.task.vocab, prompt, t.num_samples, t.sample_tokens,
+                                 t.sample_temperature, seed=trainer.cfg.seed + trainer.state.step,
+                                 device=trainer.device)
+        trainer.run.add_samples(trainer.state.step, prompt, lines)
+
+
+class TaskArtifacts(Callback):
+    """Whatever pictures the task draws into the run folder (e.g. alignment.png)."""
+
+    rank_zero_only = True
+    critical = False
+
+    def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        trainer.task.write_artifacts(trainer.model, trainer.run.path, trainer.device)
