@@ -14,7 +14,15 @@ class TrainerConfig:
     max_steps: int = 2000
     """Optimiser steps to take."""
     batch_size: int = 32
-    """Sequences per step."""
+    """Sequences per step and process (global batch = batch_size x devices x grad_accum_steps)."""
+    grad_accum_steps: int = 1
+    """Micro-batches of batch_size per optimiser step (in DDP, gradients sync on the last only)."""
+    devices: int = 1
+    """Processes training one run with DistributedDataParallel (spawned from `seqlab train`)."""
+    dist_backend: str | None = None
+    """torch.distributed backend: None = gloo on CPU, nccl on CUDA."""
+    dist_timeout_s: float = 120.0
+    """A rank that waits longer than this on the others (dead or hung) stops the run with an error."""
     optimizer: str = "adam"
     """`adam` or `adamw`."""
     lr: float = 1e-3
@@ -52,11 +60,17 @@ class TrainerConfig:
     keep_last: int = 1
     """Step checkpoints to keep (the best one is always kept as well)."""
     resume: str | None = None
-    """A run folder to continue: weights, optimiser, RNG streams, data position, metrics."""
+    """A run folder to continue (weights, optimiser, RNG streams, data position, metrics), or
+    `auto`: this run's own folder if it has a checkpoint, else a fresh start (requeued jobs)."""
     max_skipped_steps: int = 0
     """Steps with a non-finite loss or gradient to skip before the run counts as diverged."""
     precision: str = "fp32"
-    """`fp32`, or `bf16`: forward passes under bf16 autocast, weights and optimiser in fp32."""
+    """`fp32`; `bf16`: forward passes under bf16 autocast, weights and optimiser in fp32; `fp16`
+    (GPUs without bf16): fp16 autocast with a gradient scaler."""
+    tf32: bool = False
+    """Let fp32 matmuls use TF32 tensor cores (CUDA, Ampere and newer)."""
+    compile: bool = False
+    """torch.compile the training forward pass (checkpoints hold the plain weights either way)."""
     peak_flops: float | None = None
     """Peak FLOP/s for MFU; None: a known GPU's datasheet figure, or a measured CPU matmul peak."""
 

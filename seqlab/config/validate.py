@@ -7,11 +7,12 @@ from typing import Any
 from seqlab.errors import SeqlabError
 
 POSITIVE = {
-    "trainer": ("max_steps", "batch_size", "lr", "eval_every", "eval_batches", "log_every"),
+    "trainer": ("max_steps", "batch_size", "lr", "eval_every", "eval_batches", "log_every",
+                "grad_accum_steps", "devices", "dist_timeout_s"),
     "model": ("embed_size", "hidden_size", "num_layers", "n_layer", "n_head", "n_embd", "block_size"),
     "task": ("seq_len", "max_chars"),
 }
-PRECISIONS = ("fp32", "bf16")  # seqlab.engine.precision implements them
+PRECISIONS = ("fp32", "bf16", "fp16")  # seqlab.engine.precision implements them
 NON_NEGATIVE = {
     "trainer": ("weight_decay", "grad_clip", "warmup_steps", "sample_tokens", "num_samples",
                 "checkpoint_every", "keep_last", "max_skipped_steps"),

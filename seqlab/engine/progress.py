@@ -21,10 +21,14 @@ class TrainProgress:
     def start(self) -> None:
         if self.enabled:
             self._progress.start()
+            self._running = True
 
     def stop(self) -> None:
-        if self.enabled:
+        if self.enabled and self._running:
             self._progress.stop()
+            self._running = False
+
+    _running = False
 
     def __enter__(self) -> TrainProgress:
         self.start()

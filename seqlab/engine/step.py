@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ class StepResult:
     applied: bool
     """False when the loss or gradient was not finite and the update was skipped."""
     tokens: int
-    """Tokens in the batch."""
+    """Tokens of the step over every rank and micro-batch."""
     log: bool
     """This step writes a metrics record."""
     evaluate: bool
@@ -34,20 +35,38 @@ class StepResult:
     """The metrics record of a log step, filled by the callbacks in order."""
 
 
-def train_step(model: torch.nn.Module, task: Task, batch: TrainBatch, optimizer: torch.optim.Optimizer,
-               grad_clip: float, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor, bool]:
+def train_step(model: torch.nn.Module, task: Task, batches: TrainBatch | list[TrainBatch],
+               optimizer: torch.optim.Optimizer, grad_clip: float, precision: str = "fp32",
+               scaler: torch.amp.GradScaler | None = None, synced: bool = False,
+               ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """One optimiser step: (loss, gradient norm before clipping, whether the step was applied).
 
-    The forward pass runs under `precision` (fp32, or bf16 autocast); the backward pass
-    follows it, outside the context as torch.autocast asks. A step whose loss or gradient
-    is not finite is not applied, so the weights stay good.
+    `batches` are the step's micro-batches (grad_accum_steps of them): each forward runs under
+    `precision` (fp32, or bf16/fp16 autocast), each backward follows outside the context as
+    torch.autocast asks, on loss / len(batches), so the gradient is that of the mean loss over
+    all of them. A DDP model syncs gradients on the last backward only (`no_sync` before).
+    A step whose gradient (or, in one process, loss) is not finite is not applied, so the
+    weights stay good; `synced` (DDP) decides from the all-reduced gradient norm alone, a value
+    every rank shares, so every rank skips the same steps.
     """
-    with autocast(precision, next(model.parameters()).device):
-        loss = task.loss(model, batch)
+    batches = batches if isinstance(batches, list) else [batches]
+    device = next(model.parameters()).device
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total = torch.zeros((), device=device)
+    for i, batch in enumerate(batches):
+        last = i == len(batches) - 1
+        with (contextlib.nullcontext() if last or not synced else model.no_sync()):
+            with autocast(precision, device):
+                loss = task.loss(model, batch) / len(batches)
+            (scaler.scale(loss) if scaler else loss).backward()
+        total += loss.detach().float()
+    if scaler:
+        scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
-    finite = bool(torch.isfinite(loss)) and bool(torch.isfinite(grad_norm))
-    if finite:
+    finite = bool(torch.isfinite(grad_norm)) and (synced or bool(torch.isfinite(total)))
+    if scaler:
+        scaler.step(optimizer)  # skips the update itself when the scaled gradients overflowed
+        scaler.update()
+    elif finite:
         optimizer.step()
-    return loss.detach(), grad_norm.detach(), finite
+    return total, grad_norm.detach(), finite

@@ -38,6 +38,8 @@ class TrainState:
     loss_sum: float = 0.0
     """Training loss summed since the last metrics record (so a resume logs the same means)."""
     loss_count: int = 0
+    world_size: int = 1
+    """Processes the run trains on: its data streams (one per rank) resume only at this size."""
 
 
 def save_train_state(folder: Path, state: TrainState, optimizer: torch.optim.Optimizer,

@@ -5,10 +5,16 @@ for a reader (metrics records, evaluation, checkpoints, samples, pictures, FLOP/
 accounting, the progress line, trackers) is a callback in seqlab/engine/callbacks/, called
 in order; rank-0-only callbacks exist only in the process that writes the run folder.
 The Trainer keeps what every callback shares: model, task, optimiser, `TrainState`.
+
+Under DistributedDataParallel (`dist` with world_size > 1) every rank runs this same loop on
+its own batches; `model` stays the plain module (evaluation, samples, checkpoints) and
+`train_model` is its DDP wrapper (training forward passes only). The ranks agree each step on
+whether to stop, average the logged loss, and count tokens over all of them.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,10 +26,12 @@ from omegaconf import OmegaConf
 from seqlab.config.validate import validate_config
 from seqlab.engine.callbacks import Callback, CallbackList, default_callbacks
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
-from seqlab.engine.device import resolve_device, seed_everything
+from seqlab.engine.device import peak_memory, resolve_device, seed_everything, synchronize
+from seqlab.engine.distributed import SINGLE, DistContext, all_agree, sum_over_ranks
 from seqlab.engine.optim import lr_at, make_optimizer
-from seqlab.engine.precision import check_precision
+from seqlab.engine.precision import check_precision, grad_scaler
 from seqlab.engine.progress import TrainProgress
+from seqlab.engine.rank_state import gather_rank_states, restore_rank_state, write_rank_states
 from seqlab.engine.rundir import RunDir
 from seqlab.engine.signals import GracefulStop
 from seqlab.engine.step import StepResult, train_step
@@ -42,26 +50,30 @@ class TrainingStopped(Exception):
 class Trainer:
     """Owns one run: its model, task, optimiser, state, run folder and callbacks."""
 
-    def __init__(self, cfg: Any, run_dir: Path, rank: int = 0, world_size: int = 1,
-                 callbacks: Iterable[Callback] | None = None) -> None:
+    def __init__(self, cfg: Any, run_dir: Path, dist: DistContext = SINGLE,
+                 callbacks: Iterable[Callback] | None = None, launcher_pid: int | None = None) -> None:
         validate_config(cfg)
         self.cfg, self.tcfg = cfg, cfg.trainer
-        self.rank, self.world_size, self.is_main = rank, world_size, rank == 0
-        self.device = resolve_device(cfg.device)
+        self.dist, self.is_main, self.launcher_pid = dist, dist.is_main, launcher_pid
+        self.device = resolve_device(cfg.device, dist.local_rank)
         check_precision(cfg.trainer.precision, self.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(self.tcfg.tf32)
         seed_everything(cfg.seed)
         self.run = RunDir(run_dir, enabled=self.is_main)
         # Checked before any data is loaded: a bad resume target fails at once.
-        resume_from = resolve_checkpoint(Path(self.tcfg.resume), "last") if self.tcfg.resume else None
+        resume_from = self._resume_target(Path(run_dir))
         self.task = build_task(cfg.task)
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.optimizer = make_optimizer(self.model, self.tcfg)
-        # Batches come from their own generator: the data order does not depend on init.
-        self.data_rng = torch.Generator().manual_seed(cfg.seed + rank)
+        self.scaler = grad_scaler(self.tcfg.precision, self.device)
+        self.train_model = self._wrap(self.model)
+        # Batches come from their own generator, one stream per rank: the data order does not
+        # depend on init, and no two ranks draw the same windows.
+        self.data_rng = torch.Generator().manual_seed(cfg.seed + dist.rank)
         self.state = TrainState()
         self.records: list[dict[str, Any]] = []
         self.status, self.eval_improved = "running", False
@@ -70,12 +82,39 @@ class Trainer:
         if resume_from is not None:
             self._resume(resume_from)
         self._loss_sum = torch.tensor(self.state.loss_sum, device=self.device)  # on device: no sync per step
-        self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
+        self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True) + self._run_facts())
+
+    @property
+    def global_batch(self) -> int:
+        """Sequences per optimiser step over all ranks and micro-batches."""
+        return self.tcfg.batch_size * self.dist.world_size * self.tcfg.grad_accum_steps
+
+    def _run_facts(self) -> str:
+        """Appended to config.yaml: what the config implies about this run's processes."""
+        return f"run:\n  world_size: {self.dist.world_size}\n  global_batch_size: {self.global_batch}\n"
+
+    def _resume_target(self, run_dir: Path) -> Path | None:
+        """The step folder to continue from: trainer.resume's, or with `auto` this run folder's
+        own last checkpoint when it has one (a requeued job), else none."""
+        resume = self.tcfg.resume
+        if resume == "auto":
+            return resolve_checkpoint(run_dir, "last") if (run_dir / "checkpoint" / "last.json").exists() else None
+        return resolve_checkpoint(Path(resume), "last") if resume else None
+
+    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The module training steps run: DDP across ranks, optionally compiled."""
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        return torch.compile(model) if self.tcfg.compile else model
 
     def _resume(self, folder: Path) -> None:
         """Continue from a step folder: weights, optimiser, RNG streams, counters, metrics."""
         load_weights(self.model, folder, self.device)
         self.state = load_train_state(folder, self.optimizer, self.data_rng)
+        restore_rank_state(folder, self.state, self.dist, self.data_rng)
         # Records past the checkpoint belong to steps that will be redone.
         self.records = [r for r in self.run.read_metrics() if r["step"] <= self.state.step]
         if self.is_main:
@@ -97,7 +136,7 @@ class Trainer:
                     if result.record is not None:
                         self.records.append(result.record)
                         self.callbacks.fire("on_log", self, result.record)
-                    if stop.signum is not None:
+                    if self._stop_requested(stop.signum is not None):
                         self.status = "interrupted"
             if self.status == "running":
                 self.status = "completed"
@@ -108,8 +147,13 @@ class Trainer:
         finally:
             self.callbacks.close(self)
         if self.status == "interrupted":
-            raise TrainingStopped(stop.exit_code)
+            raise TrainingStopped(stop.exit_code or 143)
         return summary
+
+    def _stop_requested(self, signalled: bool) -> bool:
+        """Whether any rank was signalled (or lost its launcher): then every rank stops here."""
+        orphaned = self.launcher_pid is not None and os.getppid() != self.launcher_pid
+        return all_agree(signalled or orphaned, self.dist)
 
     def step(self) -> StepResult:
         """One optimiser step at the scheduled learning rate, with the counters it moves."""
@@ -117,11 +161,17 @@ class Trainer:
         started = time.perf_counter()
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(s.step, t)
-        batch = self.task.train_batch(t.batch_size, self.data_rng).to(self.device)
-        loss, grad_norm, applied = train_step(self.model, self.task, batch, self.optimizer, t.grad_clip,
-                                           t.precision)
+        batches = [self.task.train_batch(t.batch_size, self.data_rng).to(self.device)
+                   for _ in range(t.grad_accum_steps)]
+        loss, grad_norm, applied = train_step(self.train_model, self.task, batches, self.optimizer, t.grad_clip,
+                                           t.precision, self.scaler, synced=self.dist.active)
         s.step += 1
-        s.tokens += batch.num_tokens
+        step_tokens = sum(b.num_tokens for b in batches) * self.dist.world_size
+        s.tokens += step_tokens
+        evaluate = s.step % t.eval_every == 0 or s.step == t.max_steps
+        log = evaluate or s.step % t.log_every == 0
+        if log:
+            synchronize(self.device)  # queued GPU work belongs to the training time
         s.train_time_s += time.perf_counter() - started
         if applied:
             self._loss_sum += loss
@@ -131,20 +181,25 @@ class Trainer:
             self.print(f"[yellow]step {s.step}: non-finite loss or gradient, step skipped")
             if s.skipped_steps > t.max_skipped_steps:
                 self.status = "diverged"
-        evaluate = s.step % t.eval_every == 0 or s.step == t.max_steps
-        return StepResult(s.step, loss, grad_norm, applied, batch.num_tokens,
-                          log=evaluate or s.step % t.log_every == 0, evaluate=evaluate)
+        return StepResult(s.step, loss, grad_norm, applied, step_tokens, log=log, evaluate=evaluate)
 
     def take_train_loss(self) -> float:
-        """Mean training loss of the applied steps since the last call (reads the device once)."""
-        mean = self._loss_sum.item() / max(self.state.loss_count, 1)
+        """Mean training loss of the applied steps since the last call, over every rank (reads the
+        device once)."""
+        total, count = sum_over_ranks([self._loss_sum.item(), float(self.state.loss_count)], self.dist)
+        mean = total / max(count, 1)
         self._loss_sum.zero_()
         self.state.loss_count = 0
         return mean
 
     def save_checkpoint(self, best: bool, metrics: dict[str, float] | None = None) -> None:
-        """checkpoint/step_N/ with the weights, optimiser, RNG streams and counters."""
+        """checkpoint/step_N/ with the weights, optimiser, RNG streams (every rank's) and counters.
+        Called on every rank (gathering the ranks' RNG states is collective); rank 0 writes."""
         self.state.loss_sum = float(self._loss_sum)
+        self.state.world_size = self.dist.world_size
+        ranks = gather_rank_states(self.dist, self.data_rng)
+        if not self.is_main:
+            return
         meta = {
             "step": self.state.step, "model": self.cfg.model.name, "task": self.cfg.task.name,
             "params": self.params, "config": OmegaConf.to_container(self.cfg, resolve=True),
@@ -152,7 +207,8 @@ class Trainer:
         }
         save_checkpoint(self.run.checkpoints, self.model, meta, ("last", "best") if best else ("last",),
                         self.tcfg.keep_last,
-                        lambda folder: save_train_state(folder, self.state, self.optimizer, self.data_rng))
+                        lambda folder: (save_train_state(folder, self.state, self.optimizer, self.data_rng),
+                                        write_rank_states(folder, ranks)))
 
     def summary(self) -> dict[str, Any]:
         """summary.json: the run's final numbers (callbacks add theirs, e.g. flops and MFU)."""
@@ -166,6 +222,8 @@ class Trainer:
             **{f"final_{k}": v for k, v in final.items() if k not in ("val_loss", "val_bpc")},
             "tokens_per_s": s.tokens / max(s.train_time_s, 1e-9), "flops": None, "mfu": None,
             "train_time_s": s.train_time_s, "wall_s": s.wall_s, "device": str(self.device),
+            "world_size": self.dist.world_size, "global_batch_size": self.global_batch,
+            "peak_memory_bytes": peak_memory(self.device),
             "skipped_steps": s.skipped_steps, **self.task.summary(),
         }
         self.callbacks.fire("on_summary", self, summary)

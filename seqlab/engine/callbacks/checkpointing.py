@@ -13,9 +13,8 @@ if TYPE_CHECKING:
 
 
 class Checkpointer(Callback):
-    """Listed before samples and pictures: nothing they do can cost the checkpoint."""
-
-    rank_zero_only = True
+    """Listed before samples and pictures: nothing they do can cost the checkpoint. It runs on
+    every rank (each hands its RNG streams to rank 0, which writes)."""
 
     def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         trainer.save_checkpoint(best=trainer.eval_improved, metrics=metrics)

@@ -26,6 +26,9 @@ class ProgressDisplay(Callback):
         trainer.progress.update(trainer.state.step, record["train_loss"], last_eval.get("val_loss"),
                                 record["tokens_per_s"], record.get("mfu"))
 
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        trainer.progress.stop()  # the bar's last state first, then the run's last lines
+
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         trainer.print(final_line(summary, trainer.task.headline, str(trainer.run.path)))
         status, step = summary["status"], summary["steps"]
