@@ -16,7 +16,6 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.config.validate import validate_config
-from seqlab.engine.atomic import atomic_write_json
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import resolve_device, seed_everything
 from seqlab.engine.optim import lr_at, make_optimizer
@@ -100,8 +99,7 @@ class Trainer:
         if info is None:
             return None, None
         peak, source = peak_flops(self.device, self.tcfg.peak_flops, matmul_dtype(self.tcfg.precision))
-        if self.is_main:
-            atomic_write_json(self.run.flops, {**info, "peak_flops": peak, "peak_source": source})
+        self.run.write_flops({**info, "peak_flops": peak, "peak_source": source})
         return info["per_token"]["training"], peak
 
     def _resume(self, folder: Path) -> None:
@@ -115,6 +113,12 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to max_steps; returns (and writes) the summary."""
+        # --- run-folder write failures (issue 17): summary.json says `failed`, RunWriteError goes on (exit 1)
+        with self.run.failing_writes(lambda: self._summary("failed")):
+            return self._fit()
+        # --- end issue 17
+
+    def _fit(self) -> dict[str, Any]:
         t, s = self.tcfg, self.state
         progress = TrainProgress(t.max_steps, enabled=self.is_main)
         resumed = f", resumed at step {s.step}" if s.step else ""
