@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -200,9 +201,15 @@ def test_bad_training_input(corpus, tmp_path, overrides, words):
     (["trainer.resume=nowhere"], "no such run folder or checkpoint: 'nowhere'"),
     (["trainer.resume=."], "is not a seqlab run folder"),
 ])
-def test_refused_runs_leave_no_folder(corpus, tmp_path, overrides, words):
-    refused_without_debris(run_cli("train", f"task.source={corpus}", *TINY, *overrides, cwd=tmp_path), words,
-                           tmp_path)
+def test_refused_runs_leave_no_folder(corpus, tmp_path, monkeypatch, overrides, words):
+    """In-process (fast): the checks that need no data run before any folder is made."""
+    from seqlab.engine.launch import run_train
+    from seqlab.errors import SeqlabError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SeqlabError, match=re.escape(words)):
+        run_train([f"task.source={corpus}", *TINY, *overrides])
+    assert not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize("overrides, words", [

@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seqlab.errors import SeqlabError
-
 
 def check_before_run(cfg: Any) -> None:
     """Raise SeqlabError for a config that cannot train: values, names, device, resume target."""
