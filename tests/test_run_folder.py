@@ -139,6 +139,25 @@ def test_metrics_that_cannot_be_written_name_the_file(tmp_path):
         run.log({"step": 1})
 
 
+def test_a_line_that_does_not_fit_is_cut_off_again(tmp_path, monkeypatch):
+    from seqlab.engine import atomic
+
+    path = tmp_path / "metrics.jsonl"
+    atomic.append_line(path, '{"step": 5}')
+    real_write, calls = os.write, []
+
+    def fills_up(fd, data):  # the first call writes a part, the next finds the disk full
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, bytes(data[:4]))
+
+    monkeypatch.setattr(atomic.os, "write", fills_up)
+    with pytest.raises(OSError):
+        atomic.append_line(path, '{"step": 10}')
+    assert path.read_text() == '{"step": 5}\n' and len(calls) == 2
+
+
 def test_a_failed_write_marks_the_summary_failed(tmp_path):
     from seqlab.engine.rundir import RunDir
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from seqlab.engine.atomic import atomic_write_json, atomic_write_text
+from seqlab.engine.atomic import append_line, atomic_write_json, atomic_write_text
 from seqlab.errors import RunWriteError
 
 
@@ -58,10 +58,10 @@ class RunDir:
                 atomic_write_json(self.flops, info)
 
     def log(self, record: dict[str, Any]) -> None:
-        """Append one JSON object to metrics.jsonl (flushed: readable while running)."""
+        """Append one JSON object to metrics.jsonl (unbuffered: readable while running)."""
         if self.enabled:
-            with writing("metrics", self.metrics), open(self.metrics, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            with writing("metrics", self.metrics):
+                append_line(self.metrics, json.dumps(record))
 
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         """Replace metrics.jsonl with `records` (a resume drops the steps it will redo)."""
