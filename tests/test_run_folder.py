@@ -60,6 +60,17 @@ def test_a_writer_killed_with_sigkill_leaves_no_lock(tmp_path):
     lock.release()
 
 
+def test_a_run_folder_on_a_read_only_mount_is_refused(tmp_path, monkeypatch):
+    from seqlab.engine import runlock
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(runlock.os, "open", read_only)
+    with pytest.raises(SeqlabError, match="cannot be written: Read-only file system"):
+        RunLock(tmp_path).acquire()
+
+
 def test_training_into_a_folder_that_holds_a_run_is_refused(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"step": 5}\n')
     with pytest.raises(SeqlabError, match="already holds a run; continue it with `seqlab resume"):
@@ -99,6 +110,15 @@ def test_run_folder_that_cannot_be_made(corpus, tmp_path):
     result = run_cli("train", f"task.source={corpus}", *TINY, cwd=tmp_path,
                      env={"SEQLAB_OUTPUTS": str(tmp_path / "a-file" / "outputs")})
     one_line_exit_2(result, "a-file' is a file")
+
+
+def test_a_read_only_file_system_is_one_line(tmp_path, monkeypatch):
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(SeqlabError, match="cannot create run folder '.*': Read-only file system"):
+        reserve_folder(tmp_path / "outputs" / "run")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

@@ -69,6 +69,10 @@ def make_folder(path: Path) -> Path:
     parents = _make_parents(path)
     try:
         path.mkdir()
+    except FileExistsError:  # another run made it a moment ago: it is not ours
+        if path.is_dir():
+            return path
+        raise _cannot_create(path, FileExistsError()) from None
     except OSError as err:
         raise _cannot_create(path, err) from None
     _made[path.resolve()] = [path, *parents]
@@ -80,13 +84,14 @@ def holds_run(folder: Path) -> bool:
 
 
 @contextmanager
-def claim_run_folder(folder: Path, resuming: bool) -> Iterator[None]:
+def claim_run_folder(folder: Path, resuming: bool, writer: bool = True) -> Iterator[None]:
     """Hold `folder`'s lock while the body writes it. Refused in one line (exit 2, nothing
     touched) when another process holds it, or when it holds a run and this is no resume.
-    A body that fails in a fresh folder before any training is written removes the folder."""
+    A body that fails in a fresh folder before any training is written removes the folder.
+    Processes that do not write the folder (ranks other than 0: `writer=False`) claim nothing."""
     folder = Path(folder)
     key = folder.resolve()
-    if key in _claimed:  # e.g. the launcher claimed it before Hydra wrote .hydra/ into it
+    if key in _claimed or not writer:  # e.g. the launcher claimed it before Hydra wrote .hydra/ into it
         yield
         return
     if not resuming and holds_run(folder):
