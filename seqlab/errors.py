@@ -1,7 +1,14 @@
-"""Errors a user can cause. The CLI prints them as one line and exits with code 2."""
+"""Errors reported as one line on stderr, without a traceback; `exit_code` says whose they are."""
 
 
 class SeqlabError(Exception):
-    """A mistake in the user's input (config, path, flag): reported without a traceback."""
+    """A mistake in the user's input (config, path, flag): exit code 2."""
 
     exit_code = 2
+
+
+class RunWriteError(SeqlabError):
+    """A file of the run folder could not be written (no space, file too large, I/O error,
+    read-only file system): a runtime failure, exit code 1. The message names the file."""
+
+    exit_code = 1

@@ -151,6 +151,14 @@ def wait_for_records(tmp_path: Path, proc: subprocess.Popen, count: int = 1) -> 
     raise AssertionError(f"training never started: {proc.communicate(timeout=60)[1][-2000:]}")
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie left to an init that does not reap counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def children(pid: int) -> list[int]:
     """Processes whose parent is `pid` (from /proc)."""
     out = []
@@ -183,7 +191,10 @@ def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus
     if summary["status"] == "completed":
         pytest.skip("the run finished before the signal arrived")
     assert proc.returncode == 143, err
-    assert summary["status"] == "interrupted" and not any(Path(f"/proc/{p}").exists() for p in workers)
+    deadline = time.time() + 10
+    while any(alive(p) for p in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert summary["status"] == "interrupted" and not any(alive(p) for p in workers)
     again = run_cli("resume", str(run), cwd=tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr
     ours = load_file(str(next((run / "checkpoint").glob("step_000060")) / "model.safetensors"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -168,6 +169,13 @@ def one_line_exit_2(result: subprocess.CompletedProcess, words: str) -> None:
     assert words in result.stderr, result.stderr
 
 
+def refused_without_debris(result: subprocess.CompletedProcess, words: str, cwd: Path) -> None:
+    """A refused run: one line, exit 2, and no run folder (nor date folder) left in outputs/."""
+    one_line_exit_2(result, words)
+    left = [p for p in (cwd / "outputs").rglob("*")] if (cwd / "outputs").exists() else []
+    assert not left, left
+
+
 @pytest.mark.parametrize("overrides, words", [
     (["model=lstmm"], "available:"),
     (["task=nope"], "tinystories"),
@@ -181,7 +189,27 @@ def one_line_exit_2(result: subprocess.CompletedProcess, words: str) -> None:
     (["model.embed_size=16", "model=transformer"], "embed_size"),
 ])
 def test_bad_training_input(corpus, tmp_path, overrides, words):
-    one_line_exit_2(run_cli("train", f"task.source={corpus}", *TINY, *overrides, cwd=tmp_path), words)
+    refused_without_debris(run_cli("train", f"task.source={corpus}", *TINY, *overrides, cwd=tmp_path), words,
+                           tmp_path)
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["device=cuda"], "device 'cuda' is not available here"),
+    (["trainer.precision=fp8"], "trainer.precision must be one of fp32, bf16"),
+    (["model.name=nope"], "unknown model 'nope'"),
+    (["model=seq2seq_rnn"], "cannot serve task 'tinystories'"),
+    (["trainer.resume=nowhere"], "no such run folder or checkpoint: 'nowhere'"),
+    (["trainer.resume=."], "is not a seqlab run folder"),
+])
+def test_refused_runs_leave_no_folder(corpus, tmp_path, monkeypatch, overrides, words):
+    """In-process (fast): the checks that need no data run before any folder is made."""
+    from seqlab.engine.launch import run_train
+    from seqlab.errors import SeqlabError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SeqlabError, match=re.escape(words)):
+        run_train([f"task.source={corpus}", *TINY, *overrides])
+    assert not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize("overrides, words", [
@@ -189,18 +217,19 @@ def test_bad_training_input(corpus, tmp_path, overrides, words):
     (["task.seq_len=200"], "exceeds model.block_size"),
 ])
 def test_bad_transformer_settings(corpus, tmp_path, overrides, words):
-    one_line_exit_2(run_cli("train", f"task.source={corpus}", *TINY_TRAINER, "model=transformer", *overrides,
-                            cwd=tmp_path), words)
+    refused_without_debris(run_cli("train", f"task.source={corpus}", *TINY_TRAINER, "model=transformer", *overrides,
+                                   cwd=tmp_path), words, tmp_path)
 
 
 def test_missing_data_path(tmp_path):
-    one_line_exit_2(run_cli("train", f"task.source={tmp_path / 'nowhere'}", *TINY, cwd=tmp_path), "no such folder")
+    refused_without_debris(run_cli("train", f"task.source={tmp_path / 'nowhere'}", *TINY, cwd=tmp_path),
+                           "no such folder", tmp_path)
 
 
 def test_data_file_not_utf8(tmp_path):
     folder = write_corpus(tmp_path / "bad", 20, 5)
     (folder / "train.jsonl").write_bytes(b'{"text": "caf\xe9 \xff\xfe"}\n' * 50)
-    one_line_exit_2(run_cli("train", f"task.source={folder}", *TINY, cwd=tmp_path), "UTF-8")
+    refused_without_debris(run_cli("train", f"task.source={folder}", *TINY, cwd=tmp_path), "UTF-8", tmp_path)
 
 
 def test_resume_without_checkpoint(tmp_path):

@@ -42,6 +42,9 @@ def resume(
 ) -> None:
     """Continue a stopped run where it stopped: weights, optimiser, RNG streams, data position.
 
+    One process writes a run at a time: a run another process is writing is refused (exit 2).
+    A completed run is left as it is (exit 0); raise trainer.max_steps to train it further.
+
     Example: [bold]seqlab resume outputs/2026-11-26/12-00-00_gru_tinystories trainer.max_steps=4000[/]
     """
     from seqlab.engine.launch import run_resume

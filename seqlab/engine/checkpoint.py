@@ -6,7 +6,8 @@ Layout inside a run folder:
     checkpoint/last.json, checkpoint/best.json pointers: {"step": 500, "dir": "step_000500"}
 A step folder is written under a temporary name and renamed when complete, and a
 pointer is replaced atomically after it, so a crash never leaves a pointer to a
-half-written checkpoint.
+half-written checkpoint, and a failed write (a full disk) leaves the previous checkpoint
+and its pointers as they were.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from seqlab.engine.atomic import atomic_write_json
-from seqlab.errors import SeqlabError
+from seqlab.errors import RunWriteError, SeqlabError
 
 FORMAT_VERSION = 2
 """2: train_state.json's wall time is `wall_s` (was `wall_time_s`); version 1 still loads."""
@@ -47,14 +48,33 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, meta: dict[str, Any],
     """Write checkpoint/step_<step>/ and point `pointers` (last, best) at it.
 
     `write_extra(tmp_folder)` adds files (optimizer and RNG state) before the folder
-    is published by its rename.
+    is published by its rename. A write that fails (no space, file too large, ...) raises
+    RunWriteError; the temporary folder is removed and the pointers still name the
+    previous checkpoint.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"step_{meta['step']:06d}"
+    tmp = folder / f".tmp-{name}"
+    try:
+        final = _write_step(folder, name, tmp, model, meta, write_extra)
+        for pointer in pointers:
+            atomic_write_json(folder / f"{pointer}.json", {"step": meta["step"], "dir": name})
+    except (OSError, SafetensorError) as err:
+        if isinstance(err, SafetensorError) and "I/O error" not in str(err):
+            raise  # not the disk: a bug to see with its traceback
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(err, "strerror", None) or str(err).removeprefix("Error while serializing: ")
+        raise RunWriteError(f"could not write checkpoint '{folder / name}': {reason}") from err
+    _prune(folder, keep_last)
+    return final
+
+
+def _write_step(folder: Path, name: str, tmp: Path, model: torch.nn.Module, meta: dict[str, Any],
+                write_extra: Callable[[Path], None] | None) -> Path:
+    """Write the step folder under `tmp`, make it durable, rename it to `name`."""
+    folder.mkdir(parents=True, exist_ok=True)
     final = folder / name
     for stale in folder.glob(".tmp-*"):  # left by a process killed mid-write
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = folder / f".tmp-{name}"
     tmp.mkdir()
     save_model(model, str(tmp / WEIGHTS))
     if write_extra is not None:
@@ -67,9 +87,6 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, meta: dict[str, Any],
         shutil.rmtree(final)
     tmp.rename(final)
     _fsync(folder)
-    for pointer in pointers:
-        atomic_write_json(folder / f"{pointer}.json", {"step": meta["step"], "dir": name})
-    _prune(folder, keep_last)
     return final
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from seqlab.config.paths import config_dir, user_config_dirs
-from seqlab.errors import SeqlabError
+from seqlab.engine.preflight import check_before_run, complete_message, completed_step
+from seqlab.engine.runfolder import claim_run_folder, make_folder, reserve_folder, resume_hint
+from seqlab.errors import RunWriteError, SeqlabError
 
 
 def debug_mode() -> bool:
@@ -68,21 +71,6 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def reserve_folder(pattern: str) -> Path:
-    """Create the folder `pattern` names, or `pattern-2`, `-3`, ...: two runs started in
-    the same second never share one (mkdir is atomic; whoever creates it owns it)."""
-    base = Path(pattern)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise SeqlabError(f"could not create a fresh run folder next to '{base}'")
-
-
 def _override_value(overrides: list[str], key: str) -> str | None:
     """The value an override list gives `key` (quotes removed), or None."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -92,61 +80,103 @@ def _override_value(overrides: list[str], key: str) -> str | None:
     return None
 
 
-def _run_dir_override(overrides: list[str], cfg, multirun: bool) -> list[str]:
-    """Pin Hydra's run (or sweep) folder: a reserved fresh one, or the run being resumed."""
-    resume = _override_value(overrides, "trainer.resume")
-    if resume and not multirun:
-        if not Path(resume).is_dir():
-            raise SeqlabError(f"trainer.resume: no such run folder '{resume}'")
-        return [f"hydra.run.dir={quote(str(Path(resume)))}"]
-    if any(o.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for o in overrides):
-        return []  # the user chose
+def _run_folder(overrides: list[str], cfg, multirun: bool, resume: str | None) -> tuple[Path, list[str]]:
+    """The run (or sweep) folder and the override that pins Hydra to it: the run being
+    resumed, the folder the user chose (made if missing), or a reserved fresh one."""
+    if resume:
+        if not (Path(resume) / "config.yaml").is_file():  # a step folder is no place to write a run
+            raise SeqlabError(f"trainer.resume: '{resume}' is not a run folder (no config.yaml)")
+        return Path(resume), [f"hydra.run.dir={quote(str(Path(resume)))}"]
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in the folder pattern
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    return [f"{key}={quote(str(reserve_folder(OmegaConf.select(cfg, key))))}"]
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in the folder pattern
+    pattern = Path(OmegaConf.select(cfg, key))
+    chosen = _override_value(overrides, key) is not None
+    folder = make_folder(pattern) if chosen else reserve_folder(pattern)
+    return folder, [f"{key}={quote(str(folder))}"]
 
 
 def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = False,
               extra_config_dir: Path | None = None) -> None:
-    """Compose (to fail fast on bad input), then hand the command line to hydra.main."""
-    import hydra
-
-    from seqlab.config.schema import register_configs
-
+    """Compose and check (a refused run leaves no folder), claim the run folder, then hand
+    the command line to hydra.main."""
     dirs = user_config_dirs(extra_config_dir)
     # Composed once here to fail fast on bad input; a sweep's list values (a,b) are left to
     # its jobs, each of which validates itself.
     cfg = compose([o for o in overrides if not multirun or "," not in o], dirs, with_hydra=True)
-    if not print_cfg:
-        overrides = list(overrides) + _run_dir_override(overrides, cfg, multirun)
+    if print_cfg:  # Hydra takes one mode: --cfg prints the (first) job's config even for a sweep
+        _hydra_main(["--cfg", "job"], dirs, overrides)
+        return
+    check_before_run(cfg)
+    from seqlab.engine.dist_launch import join_outside_launcher, share_run_folder
+
+    ctx = join_outside_launcher(cfg, multirun)  # torchrun: every rank runs this command
+    resume, resuming = _resume_of(overrides, cfg, multirun)
+    done = completed_step(Path(resume), cfg.trainer.max_steps) if resume else None
+    if done is not None:  # touches nothing: not even the lock
+        print(complete_message(Path(resume), done))
+        return
+    folder, pin = _run_folder(overrides, cfg, multirun, resume if resume != "auto" else None) \
+        if ctx is None or ctx.is_main else (None, [])
+    if ctx is not None:
+        folder, pin = share_run_folder(ctx, folder, pin)
+    writer = ctx is None or ctx.is_main
+    # A sweep's folder holds run folders: each job claims its own (_train_job).
+    with nullcontext() if multirun else claim_run_folder(folder, resuming=resuming, writer=writer):
+        _hydra_main(["--multirun"] if multirun else [], dirs, list(overrides) + pin)
+
+
+def _resume_of(overrides: list[str], cfg, multirun: bool) -> tuple[str | None, bool]:
+    """(the run folder to continue, whether this is a resume). `trainer.resume=auto` continues
+    the folder given as hydra.run.dir when it holds a run, else starts fresh (a requeued job)."""
+    resume = None if multirun else cfg.trainer.resume
+    if resume != "auto":
+        return resume, resume is not None
+    chosen = _override_value(overrides, "hydra.run.dir")
+    if chosen and (Path(chosen) / "config.yaml").exists():
+        return chosen, True
+    return None, False
+
+
+def _hydra_main(mode: list[str], dirs: list[Path], overrides: list[str]) -> None:
+    import hydra
+
+    from seqlab.config.schema import register_configs
+
     register_configs()
-    # Hydra takes one mode: --cfg prints the (first) job's config even for a sweep.
-    argv = [sys.argv[0]] + (["--cfg", "job"] if print_cfg else ["--multirun"] if multirun else [])
-    sys.argv = argv + _searchpath_override(dirs) + list(overrides)
+    sys.argv = [sys.argv[0], *mode, *_searchpath_override(dirs), *overrides]
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_train_job)()
 
 
 def _train_job(cfg) -> float | None:
-    """One Hydra job: train into Hydra's output dir; user errors exit 2 with one line."""
+    """One Hydra job: train into Hydra's output dir; errors exit with one line (2: input, 1: a
+    failed write), signals with 130/143."""
     from hydra.core.hydra_config import HydraConfig
 
-    from seqlab.engine.trainer import Trainer, TrainingStopped
+    from seqlab.engine.dist_launch import train as train_in_processes
+    from seqlab.engine.distributed import env_context
+    from seqlab.engine.trainer import TrainingStopped
 
+    out = Path(HydraConfig.get().runtime.output_dir)
+    rank = env_context()
     try:
-        summary = Trainer(cfg, Path(HydraConfig.get().runtime.output_dir)).fit()
+        with claim_run_folder(out, resuming=bool(cfg.trainer.resume), writer=rank is None or rank.is_main):
+            summary, code = train_in_processes(cfg, out)
+            if code:  # spawned ranks printed their own line
+                sys.exit(code)
     except SeqlabError as err:
         if debug_mode():
             raise
-        print(f"error: {err}", file=sys.stderr)
+        hint = resume_hint(out) if isinstance(err, RunWriteError) else ""
+        print(f"error: {err}{hint}", file=sys.stderr)
         sys.exit(err.exit_code)
     except TrainingStopped as stop:
         sys.exit(stop.exit_code)
     except KeyboardInterrupt:  # a second Ctrl-C: stop without the clean-up
         sys.exit(130)
-    return summary.get("best_val_loss")  # what a Hydra sweeper would minimise
+    return (summary or {}).get("best_val_loss")  # what a Hydra sweeper would minimise
 
 
 def run_resume(run_dir: Path, overrides: list[str]) -> None:

@@ -85,7 +85,8 @@ def watch(workers: list, forward: SignalForwarder) -> int:
                 if w.is_alive():
                     w.kill()
     codes = [w.exitcode for w in workers]
-    failed = [(r, c) for r, c in enumerate(codes) if c not in (0, 2, 130, 143)]
+    # The cause first: a rank killed by a signal, before the ones that then lost their peer.
+    failed = sorted(((r, c) for r, c in enumerate(codes) if c not in (0, 2, 130, 143)), key=lambda rc: rc[1] > 0)
     if failed:
         rank, code = failed[0]
         why = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
@@ -130,7 +131,8 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
     except TrainingStopped as stop:
         return stop.exit_code
     except RuntimeError as err:  # torch.distributed's errors: a dead peer, a timed-out collective
-        print(f"error: rank {rank}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
+        if launcher_pid is None:  # under seqlab's own launcher, it names the rank that failed
+            print(f"error: rank {rank}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         destroy_process_group()

@@ -81,6 +81,8 @@ class Trainer:
         self.callbacks = CallbackList(default_callbacks() if callbacks is None else callbacks, self.is_main)
         if resume_from is not None:
             self._resume(resume_from)
+        elif self.tcfg.resume == "auto":  # a requeued job killed before its first checkpoint
+            self.run.rewrite_metrics([])
         self._loss_sum = torch.tensor(self.state.loss_sum, device=self.device)  # on device: no sync per step
         self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True) + self._run_facts())
 
@@ -122,6 +124,14 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to max_steps; returns (and writes) the summary."""
+        # A failed run-folder write (RunWriteError, exit 1) marks summary.json `failed` on its way out.
+        with self.run.failing_writes(self.summary):
+            summary, exit_code = self._fit()
+        if self.status == "interrupted":
+            raise TrainingStopped(exit_code)
+        return summary
+
+    def _fit(self) -> tuple[dict[str, Any], int]:
         t, s = self.tcfg, self.state
         try:
             self.callbacks.fire("on_fit_start", self)
@@ -146,9 +156,8 @@ class Trainer:
             self.callbacks.fire("on_fit_end", self, summary)
         finally:
             self.callbacks.close(self)
-        if self.status == "interrupted":
-            raise TrainingStopped(stop.exit_code or 143)
-        return summary
+        # Another rank's signal (or a lost launcher) stops this one too: SIGTERM's code.
+        return summary, stop.exit_code if stop.signum is not None else 143
 
     def _stop_requested(self, signalled: bool) -> bool:
         """Whether any rank was signalled (or lost its launcher): then every rank stops here."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from seqlab.engine.atomic import atomic_write_json
 from seqlab.engine.callbacks.base import Callback
 from seqlab.engine.peak import peak_flops
 from seqlab.engine.precision import matmul_dtype
@@ -38,7 +37,7 @@ class FlopMeter(Callback):
         info = flops_json(trainer.cfg.model, len(trainer.task.vocab), window, t.batch_size)
         self.peak, source = peak_flops(trainer.device, t.peak_flops, matmul_dtype(t.precision))
         self.per_token = info["per_token"]["training"]
-        atomic_write_json(trainer.run.flops, {**info, "peak_flops": self.peak, "peak_source": source})
+        trainer.run.write_flops({**info, "peak_flops": self.peak, "peak_source": source})
 
     def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
         if self.per_token and result.record is not None:

@@ -48,7 +48,7 @@ def final_line(summary: dict[str, Any], headline: str, path: str) -> str:
     """completed: 2000 steps, val loss 1.3540 (1.953 bpc)[, exact 99.8%], 31,800 tok/s, 44.0 s -> PATH"""
     val, bpc = summary["final_val_loss"], summary["final_val_bpc"]
     val_text = "n/a" if val is None else f"{val:.4f}" + ("" if bpc is None else f" ({bpc:.3f} bpc)")
-    score = summary.get(f"final_{headline}")
+    score = summary.get(f"final_{headline}") if headline != "val_loss" else None
     extra = f", {HEADLINES.get(headline, headline)} {score:.1%}" if isinstance(score, float) else ""
     return (f"[bold]{summary['status']}[/]: {summary['steps']} steps, val loss {val_text}{extra}, "
             f"{summary['tokens_per_s']:,.0f} tok/s, {summary['wall_s']:.1f} s -> {path}")
