@@ -181,4 +181,29 @@ def test_a_critical_failure_ends_the_run_and_still_closes_every_callback(corpus,
 
 def test_rank_zero_only_callbacks_are_left_out_elsewhere():
     names = {type(c).__name__ for c in CallbackList(default_callbacks(), is_main=False).callbacks}
-    assert names == {"TrainMetrics", "Evaluator"}  # every rank computes; only rank 0 writes
+    # every rank computes, and hands its random state to the checkpoint; only rank 0 writes
+    assert names == {"TrainMetrics", "Evaluator", "Checkpointer"}
+
+
+class SumTask:
+    """A stand-in task: the loss is the sum of the model's outputs on the batch."""
+
+    def loss(self, model, batch):
+        return model(batch).sum()
+
+
+def test_a_deferred_step_skips_a_non_finite_update_without_reading_the_device():
+    """The GPU path (fused optimiser, `found_inf`): the decision stays a tensor, and a NaN step
+    leaves weights and Adam's step count as they were."""
+    from seqlab.engine.step import train_step
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1, fused=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    _, _, applied = train_step(model, SumTask(), torch.full((2, 3), float("nan")), opt, 1.0, defer=True)
+    assert torch.is_tensor(applied) and not applied
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    _, _, applied = train_step(model, SumTask(), torch.ones(2, 3), opt, 1.0, defer=True)
+    assert applied and not torch.equal(before[0], model.weight)
+    assert int(opt.state[model.weight]["step"]) == 1  # the skipped step was not counted

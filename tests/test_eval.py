@@ -88,8 +88,8 @@ def test_argument_checks(tmp_path):
         eval_command(tmp_path, None, "dev", "last", None, "text", "cpu")
     with pytest.raises(SeqlabError, match="--checkpoint"):
         eval_command(tmp_path, None, "validation", "first", None, "text", "cpu")
-    with pytest.raises(SeqlabError, match="--precision must be one of fp32, bf16"):
-        eval_command(tmp_path, None, "validation", "last", None, "text", "cpu", precision="fp16")
+    with pytest.raises(SeqlabError, match="--precision must be one of fp32, bf16, fp16"):
+        eval_command(tmp_path, None, "validation", "last", None, "text", "cpu", precision="fp8")
     with pytest.raises(SeqlabError, match="no such run folder"):
         eval_command(tmp_path / "missing", None, "validation", "last", None, "text", "cpu")
 

@@ -10,12 +10,14 @@ import torch
 from seqlab.errors import SeqlabError
 
 
-def make_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, cfg: Any, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam or AdamW from the trainer config; `fused` (GPUs): one kernel per step, and it can skip
+    a non-finite step without the host reading the device."""
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if cfg.optimizer not in kinds:
         raise SeqlabError(f"trainer.optimizer must be one of {', '.join(kinds)}, got '{cfg.optimizer}'")
     return kinds[cfg.optimizer](model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                weight_decay=cfg.weight_decay)
+                                weight_decay=cfg.weight_decay, **({"fused": True} if fused else {}))
 
 
 def lr_at(step: int, cfg: Any) -> float:

@@ -37,8 +37,8 @@ class StepResult:
 
 def train_step(model: torch.nn.Module, task: Task, batches: TrainBatch | list[TrainBatch],
                optimizer: torch.optim.Optimizer, grad_clip: float, precision: str = "fp32",
-               scaler: torch.amp.GradScaler | None = None, synced: bool = False,
-               ) -> tuple[torch.Tensor, torch.Tensor, bool]:
+               scaler: torch.amp.GradScaler | None = None, synced: bool = False, defer: bool = False,
+               ) -> tuple[torch.Tensor, torch.Tensor, bool | torch.Tensor]:
     """One optimiser step: (loss, gradient norm before clipping, whether the step was applied).
 
     `batches` are the step's micro-batches (grad_accum_steps of them): each forward runs under
@@ -47,7 +47,9 @@ def train_step(model: torch.nn.Module, task: Task, batches: TrainBatch | list[Tr
     all of them. A DDP model syncs gradients on the last backward only (`no_sync` before).
     A step whose gradient (or, in one process, loss) is not finite is not applied, so the
     weights stay good; `synced` (DDP) decides from the all-reduced gradient norm alone, a value
-    every rank shares, so every rank skips the same steps.
+    every rank shares, so every rank skips the same steps. `defer` (a fused optimiser on a GPU)
+    decides on the device: the optimiser gets `found_inf` and skips the update itself, and
+    the returned `applied` is a device bool, so the step never waits for the GPU.
     """
     batches = batches if isinstance(batches, list) else [batches]
     device = next(model.parameters()).device
@@ -63,6 +65,11 @@ def train_step(model: torch.nn.Module, task: Task, batches: TrainBatch | list[Tr
     if scaler:
         scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+    if defer and not scaler:
+        ok = torch.isfinite(grad_norm) & (torch.isfinite(total) | synced)
+        optimizer.found_inf = (~ok).float()  # read by fused Adam/AdamW: no host sync
+        optimizer.step()
+        return total, grad_norm.detach(), ok
     finite = bool(torch.isfinite(grad_norm)) and (synced or bool(torch.isfinite(total)))
     if scaler:
         scaler.step(optimizer)  # skips the update itself when the scaled gradients overflowed

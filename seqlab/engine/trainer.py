@@ -68,8 +68,12 @@ class Trainer:
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
-        self.optimizer = make_optimizer(self.model, self.tcfg)
         self.scaler = grad_scaler(self.tcfg.precision, self.device)
+        # On a GPU the step's finite check stays on the device until a log step (no sync per step).
+        self.defer = self.device.type == "cuda" and self.scaler is None
+        self.optimizer = make_optimizer(self.model, self.tcfg, fused=self.device.type == "cuda")
+        self._unsettled = 0  # deferred steps whose applied/skipped count is not read yet
+        self._applied = torch.zeros((), device=self.device)  # ... and how many of them were applied
         self.train_model = self._wrap(self.model)
         # Batches come from their own generator, one stream per rank: the data order does not
         # depend on init, and no two ranks draw the same windows.
@@ -173,7 +177,7 @@ class Trainer:
         batches = [self.task.train_batch(t.batch_size, self.data_rng).to(self.device)
                    for _ in range(t.grad_accum_steps)]
         loss, grad_norm, applied = train_step(self.train_model, self.task, batches, self.optimizer, t.grad_clip,
-                                           t.precision, self.scaler, synced=self.dist.active)
+                                           t.precision, self.scaler, synced=self.dist.active, defer=self.defer)
         s.step += 1
         step_tokens = sum(b.num_tokens for b in batches) * self.dist.world_size
         s.tokens += step_tokens
@@ -182,15 +186,33 @@ class Trainer:
         if log:
             synchronize(self.device)  # queued GPU work belongs to the training time
         s.train_time_s += time.perf_counter() - started
-        if applied:
+        if self.defer:
+            self._defer(loss, applied, settle=log)
+        elif applied:
             self._loss_sum += loss
             s.loss_count += 1
         else:
-            s.skipped_steps += 1
-            self.print(f"[yellow]step {s.step}: non-finite loss or gradient, step skipped")
-            if s.skipped_steps > t.max_skipped_steps:
-                self.status = "diverged"
+            self._skipped(1)
         return StepResult(s.step, loss, grad_norm, applied, step_tokens, log=log, evaluate=evaluate)
+
+    def _skipped(self, count: int) -> None:
+        s = self.state
+        s.skipped_steps += count
+        self.print(f"[yellow]step {s.step}: {count} step(s) with a non-finite loss or gradient skipped")
+        if s.skipped_steps > self.tcfg.max_skipped_steps:
+            self.status = "diverged"
+
+    def _defer(self, loss: torch.Tensor, applied: torch.Tensor, settle: bool) -> None:
+        """Account a deferred step on the device; on a log step read how many were applied."""
+        self._loss_sum += torch.where(applied, loss, torch.zeros_like(loss))
+        self._applied += applied
+        self._unsettled += 1
+        if settle:
+            done = int(self._applied.item())
+            self.state.loss_count += done
+            if self._unsettled - done:
+                self._skipped(self._unsettled - done)
+            self._applied, self._unsettled = torch.zeros((), device=self.device), 0
 
     def take_train_loss(self) -> float:
         """Mean training loss of the applied steps since the last call, over every rank (reads the
