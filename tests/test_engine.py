@@ -207,3 +207,15 @@ def test_a_deferred_step_skips_a_non_finite_update_without_reading_the_device():
     _, _, applied = train_step(model, SumTask(), torch.ones(2, 3), opt, 1.0, defer=True)
     assert applied and not torch.equal(before[0], model.weight)
     assert int(opt.state[model.weight]["step"]) == 1  # the skipped step was not counted
+
+
+@pytest.mark.slow
+def test_compiled_training_writes_plain_checkpoints(corpus, tmp_path):
+    """trainer.compile wraps only the training forward: checkpoints hold the plain module's names."""
+    from safetensors.torch import load_file
+
+    trainer = tiny_trainer(corpus, tmp_path, "trainer.compile=true", "trainer.num_samples=0")
+    assert trainer.fit()["status"] == "completed"
+    weights = load_file(str(next((trainer.run.checkpoints).glob("step_*")) / "model.safetensors"))
+    assert set(weights) == set(trainer.model.state_dict())
+    assert not any(k.startswith(("_orig_mod.", "module.")) for k in weights)
