@@ -45,6 +45,7 @@ METRICS = {
     "val_loss": Metric("val_loss", "cross-entropy (nats / char)", train_scale=1.0),
     "train_loss": Metric("val_loss", "cross-entropy (nats / char)", train_scale=1.0),
     "val_bpc": Metric("val_bpc", "bits per character", train_scale=1 / LN2),
+    "val_bpb": Metric("val_bpb", "bits per UTF-8 byte (any tokenizer)"),
     "accuracy": Metric("val_acc", "validation accuracy", higher_is_better=True),
     "val_acc": Metric("val_acc", "validation accuracy", higher_is_better=True),
     "val_seq_acc": Metric("val_seq_acc", "validation sequence accuracy", higher_is_better=True),
