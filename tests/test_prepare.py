@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from seqlab.data import prepare as prepare_module
 from seqlab.data import text_source
 from seqlab.data.prepare import prepare
-from seqlab.data.token_cache import META, read_entry
+from seqlab.data.token_cache import META, TokenFile, read_entry
 from seqlab.errors import SeqlabError
 from seqlab.tasks.tinystories import build_tinystories
 
@@ -58,7 +58,7 @@ def test_streamed_encoding_equals_in_memory_encoding(where, corpus, tmp_path, mo
     assert entry.meta["tokenizer"]["chars"] == "".join(map(chr, chars.tolist()))
     assert np.array_equal(entry.tokens("train"), train)
     assert np.array_equal(entry.tokens("validation"), val)
-    assert entry.tokens("train").dtype == np.uint8 and isinstance(entry.tokens("train"), np.memmap)
+    assert entry.tokens("train").dtype == np.uint8
     assert entry.split_info("validation")["unknown"] == int((val == len(chars)).sum())
 
 
@@ -112,9 +112,9 @@ def test_two_concurrent_prepares_leave_one_good_entry(corpus, tmp_path):
     assert sum("prepared train" in r.stderr for r in results) == 1
 
 
-def test_training_reads_memmaps_and_the_summary_counts_chars(corpus, tmp_path):
+def test_training_reads_token_files_and_the_summary_counts_chars(corpus, tmp_path):
     task = build_tinystories(task_cfg(corpus, tmp_path / "cache", max_chars=None))
-    assert isinstance(task.train_data, np.memmap) and isinstance(task.val_data, np.memmap)
+    assert isinstance(task.train_data, TokenFile) and isinstance(task.val_data, TokenFile)
     summary = task.summary()
     stories = (corpus / "train.jsonl").read_text().splitlines()
     whole = sum(len(json.loads(s)["text"]) for s in stories) + len(stories) - 1

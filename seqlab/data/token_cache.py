@@ -40,20 +40,45 @@ META = "meta.json"
 HASH_BLOCK = 1 << 24  # 16 MiB per read while hashing: bounded memory
 
 
+class TokenFile:
+    """A split's token file, indexed like an array and read through `np.memmap`.
+
+    The file is mapped for each read and unmapped after it (nanoGPT's convention): a read
+    costs only the pages it touches, and they leave the process's resident set with the
+    mapping. A mapping kept open would count every page ever touched (the kernel maps
+    whole 2 MB page-cache folios per fault), so memory would grow with the corpus.
+    """
+
+    def __init__(self, path: Path, dtype: Any, length: int) -> None:
+        self.path, self.dtype, self.length = path, np.dtype(dtype), length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if self.length == 0:
+            return np.zeros(0, dtype=self.dtype)[index]
+        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.length,))
+        try:
+            return np.array(mapped[index])  # a copy: nothing keeps the mapping alive
+        finally:
+            del mapped
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The whole split in memory (for small splits and tests)."""
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
 @dataclass
 class CacheEntry:
-    """A verified entry: its folder and meta; `tokens(split)` maps a split's file."""
+    """A verified entry: its folder and meta; `tokens(split)` is a split's TokenFile."""
 
     folder: Path
     meta: dict[str, Any]
 
-    def tokens(self, split: str) -> np.ndarray:
-        """The split's ids as a read-only memmap: pages are read when touched, never copied."""
+    def tokens(self, split: str) -> TokenFile:
         info = self.meta["splits"][split]
-        if info["tokens"] == 0:
-            return np.zeros(0, dtype=info["dtype"])
-        return np.memmap(self.folder / info["file"], dtype=np.dtype(info["dtype"]).newbyteorder("<"),
-                         mode="r", shape=(info["tokens"],))
+        return TokenFile(self.folder / info["file"], np.dtype(info["dtype"]), info["tokens"])
 
     def split_info(self, split: str) -> dict[str, Any]:
         return self.meta["splits"][split]

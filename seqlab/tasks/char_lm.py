@@ -18,8 +18,8 @@ LN2 = float(np.log(2.0))
 class CharLMTask:
     """Windows of `seq_len + 1` tokens; the targets are the inputs shifted by one.
 
-    `train` and `val` may be memmaps of prepared token files: resident memory then does not
-    grow with the corpus, only the pages a batch touches are read.
+    `train` and `val` are arrays, or TokenFiles of a prepared corpus (seqlab/data/token_cache.py):
+    then resident memory does not grow with the corpus, only the pages a batch touches are read.
     """
 
     kind = "lm"
@@ -36,15 +36,15 @@ class CharLMTask:
                 )
         self.vocab = vocab
         self.seq_len = seq_len
-        # Kept as they come (a memmap of a prepared token file, or an array): windows are
-        # gathered from them one batch at a time and only then widened to int64.
+        # Kept as they come (a token file or an array): windows are gathered from them
+        # one batch at a time and only then widened to int64.
         self.train_data, self.val_data = train, val
         self._offsets = np.arange(seq_len + 1)
         self._token_bytes = torch.from_numpy(vocab.token_bytes)
         self._token_chars = torch.from_numpy(vocab.token_chars)
         self.facts = facts or {}
 
-    def _windows(self, data: np.ndarray, starts: torch.Tensor) -> Batch:
+    def _windows(self, data: Any, starts: torch.Tensor) -> Batch:
         chunk = torch.from_numpy(data[starts.numpy()[:, None] + self._offsets].astype(np.int64))  # (B, T+1)
         return Batch(chunk[:, :-1], chunk[:, 1:])
 
