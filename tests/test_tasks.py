@@ -5,9 +5,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from seqlab.data.prepare import prepare
 from seqlab.errors import SeqlabError
 from seqlab.tasks.char_lm import CharLMTask
-from seqlab.data.prepare import prepare
 from seqlab.tasks.tinystories import build_tinystories
 from seqlab.tasks.vocab import CharVocab
 

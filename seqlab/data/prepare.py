@@ -24,15 +24,22 @@ import numpy as np
 
 from seqlab.data.progress import prepare_progress, say, summary_line
 from seqlab.data.text_source import open_source, text_bytes, text_chunks, text_split
-from seqlab.data.token_cache import (FORMAT_VERSION, CacheEntry, SplitWriter, entry_folder, entry_lock,
-                                     new_temp_folder, publish, read_entry)
+from seqlab.data.token_cache import (
+    FORMAT_VERSION,
+    CacheEntry,
+    SplitWriter,
+    entry_folder,
+    entry_lock,
+    new_temp_folder,
+    publish,
+    read_entry,
+)
 from seqlab.data.tokenizers import KINDS, ByteTokenizer, check_bpe_vocab_size, train_bpe
 from seqlab.errors import SeqlabError
-from seqlab.tasks.vocab import CharVocab, code_points
+from seqlab.tasks.vocab import CODE_POINTS, CharVocab, code_points
 
 PREPARED_TASKS = ("tinystories",)  # tasks read from text (the others generate their data)
 SPLITS = ("train", "validation")
-CODE_POINTS = 0x110000
 
 
 def prepare(cfg: Any) -> CacheEntry:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 UNK = "\ufffd"  # shown for the unknown id when decoding
+CODE_POINTS = 0x110000  # every Unicode code point is below this
 
 
 class CharVocab:
@@ -25,10 +26,8 @@ class CharVocab:
         self.chars = "".join(sorted(chars))
         self._codes = code_points(self.chars)
         self._decode = np.array(list(self.chars) + [UNK], dtype=object)
-        # A table from code point to id: encoding is one gather, linear in the text.
-        # Its last slot stands for every code point above the largest known one.
-        top = int(self._codes[-1]) + 1 if len(self._codes) else 0
-        self._lookup = np.full(top + 1, self.unk_id, dtype=self.dtype)
+        # A table from every code point to its id (1-2 MB): encoding is one gather.
+        self._lookup = np.full(CODE_POINTS, self.unk_id, dtype=self.dtype)
         self._lookup[self._codes] = np.arange(len(self._codes), dtype=self.dtype)
 
     @classmethod
@@ -68,8 +67,7 @@ class CharVocab:
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of `text`; characters outside the vocabulary become `unk_id`."""
-        codes = code_points(text)
-        return self._lookup[np.minimum(codes, len(self._lookup) - 1)]
+        return self._lookup[code_points(text)]
 
     def decode(self, ids) -> str:
         return "".join(self._decode[np.asarray(ids, dtype=np.int64)])
