@@ -28,15 +28,27 @@ from pathlib import Path
 
 MB = 1e6
 
-# The pre-streaming path, as one child process: join, unique, searchsorted, save.
+# The path before streaming (seqlab.tasks.tinystories.load_encoded at 0f50048), as one
+# child: stories joined into one string, np.unique vocabulary, searchsorted encoding, np.save.
 IN_MEMORY = """
-import sys, numpy as np
-from seqlab.data.text_source import load_split_text
-text = load_split_text(sys.argv[1], "train", None)
-codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-chars = np.unique(codes)
-ids = np.searchsorted(chars, codes).astype(np.uint8 if len(chars) < 256 else np.uint16)
-np.save(sys.argv[2], ids)
+import sys, numpy as np, datasets
+ds = datasets.load_dataset(sys.argv[1])
+def joined(split):
+    parts = []
+    for rows in split.iter(batch_size=1000):
+        parts.extend(rows["text"])
+    return "\\n".join(parts)
+def code_points(text):
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+train, val = joined(ds["train"]), joined(ds["validation"])
+chars = np.unique(code_points(train))
+def encode(text):
+    codes = code_points(text)
+    ids = np.minimum(np.searchsorted(chars, codes), len(chars) - 1)
+    known = chars[ids] == codes
+    return np.where(known, ids, len(chars)).astype(np.uint8 if len(chars) < 256 else np.uint16)
+np.save(sys.argv[2] + "-train.npy", encode(train))
+np.save(sys.argv[2] + "-validation.npy", encode(val))
 """
 
 
@@ -104,7 +116,7 @@ def main() -> None:
                   flush=True)
             if size in args.baseline:
                 shutil.rmtree(work / f"hf-{size}")  # the same fresh start as the streamed path
-                secs, peak, _ = run_child([*py, "-c", IN_MEMORY, str(folder), str(work / "ids.npy")], env)
+                secs, peak, _ = run_child([*py, "-c", IN_MEMORY, str(folder), str(work / "ids")], env)
                 print(f"| {chars / MB:.0f} M | in memory (before) | {secs:.1f} | {text_mb / secs:.1f} | {peak:,.0f} | |",
                       flush=True)
             shutil.rmtree(folder)

@@ -38,5 +38,6 @@ def prepare(
         raise SeqlabError(f"task '{cfg.task.name}' has nothing to prepare (its data is generated); "
                           f"prepared tasks: {', '.join(PREPARED_TASKS)}")
     entry = prepare_task(cfg.task)
-    say(f"ready: {summary_line(entry.meta)}")
+    if not entry.built:  # a fresh build has printed its own summary line
+        say(f"already prepared: {summary_line(entry.meta)}")
     typer.echo(str(entry.folder))  # stdout: the entry's folder, for scripts

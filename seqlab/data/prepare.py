@@ -110,7 +110,7 @@ def _build(cfg: Any, folder: Path) -> CacheEntry:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     say(f"prepared {summary_line(meta, time.perf_counter() - start)}")
-    return CacheEntry(folder, meta)
+    return CacheEntry(folder, meta, built=True)
 
 
 def settle_tokenizer(cfg: Any, train_chunks: Iterator[str]) -> Any:

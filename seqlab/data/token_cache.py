@@ -75,6 +75,8 @@ class CacheEntry:
 
     folder: Path
     meta: dict[str, Any]
+    built: bool = False
+    """True when this process prepared it (False: found in the cache)."""
 
     def tokens(self, split: str) -> TokenFile:
         info = self.meta["splits"][split]

@@ -129,6 +129,7 @@ def newline_pieces(text: str) -> list[str]:
 def train_bpe(texts: Iterable[str], vocab_size: int) -> BPETokenizer:
     """A byte-level BPE of `vocab_size` ids learnt from the texts (streamed, pieces per newline)."""
     check_bpe_vocab_size(vocab_size)
+    _require_tokenizers()
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -143,6 +144,14 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> BPETokenizer:
 def _pieces(texts: Iterable[str]) -> Iterator[list[str]]:
     for text in texts:
         yield newline_pieces(text)
+
+
+def _require_tokenizers() -> None:
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
+        raise SeqlabError("task.tokenizer=bpe needs Hugging Face tokenizers: pip install 'seqlab[bpe]' "
+                          "(or pip install tokenizers)") from None
 
 
 def check_bpe_vocab_size(vocab_size: int) -> None:
@@ -161,6 +170,7 @@ def tokenizer_from_json(data: dict) -> Any:
     if kind == "byte":
         return ByteTokenizer()
     if kind == "bpe":
+        _require_tokenizers()
         from tokenizers import Tokenizer
 
         return BPETokenizer(Tokenizer.from_str(data["tokenizer"]))
