@@ -57,11 +57,11 @@ def text_split(ds: Any, source: str, split: str) -> Any:
 
 
 def text_bytes(split: Any) -> int:
-    """UTF-8 bytes of the split's text column, from Arrow's offsets (no text is read)."""
+    """UTF-8 bytes of the split's joined text, from Arrow's offsets (no text is read)."""
     import pyarrow.compute as pc
 
     column = split.data.column("text")
-    return int(pc.sum(pc.binary_length(column)).as_py() or 0)
+    return int(pc.sum(pc.binary_length(column)).as_py() or 0) + max(len(column) - 1, 0)
 
 
 def text_chunks(split: Any, limit: int | None, source: str = "",
