@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster]"
+	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster,bpe]"
 	touch $(STAMP)
 
 train: $(STAMP) ## train the default GRU on TinyStories (extra overrides: make train ARGS="model.hidden_size=512")

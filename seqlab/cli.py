@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from seqlab.commands import analysis, generate, listing, run
+from seqlab.commands import analysis, data, generate, listing, run
 from seqlab.errors import SeqlabError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 app.command(context_settings=OVERRIDES)(run.train)
 app.command(context_settings=OVERRIDES)(run.resume)
 app.command()(run.reproduce)
+app.command(context_settings=OVERRIDES)(data.prepare)
 app.command()(generate.sample)
 app.command()(generate.attention)
 app.command()(listing.models)

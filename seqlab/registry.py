@@ -158,7 +158,8 @@ _SYMBOLS = dict(window_field="length", vocab_hint=11)  # 10 symbols + the separa
 TASKS: dict[str, TaskSpec] = {
     "tinystories": TaskSpec(
         TinyStoriesConfig, "seqlab.tasks.tinystories:build_tinystories",
-        "character-level language modelling on TinyStories (datasets.load_dataset)", corpus=True),
+        "language modelling on TinyStories: characters, bytes or BPE tokens (datasets.load_dataset)",
+        corpus=True),
     "first_token": TaskSpec(FirstTokenConfig, _SYNTHETIC,
                             "label = the first of T random symbols, read at the last position (seed 000)",
                             kind="classify", **_SYMBOLS),

@@ -49,5 +49,5 @@ def sample_texts(model: torch.nn.Module, vocab: CharVocab, prompt: str, num_samp
     else:
         generator.manual_seed(seed)
     new = generate(model, ids, max_new_tokens, temperature, top_k, top_p, generator,
-                   banned=[vocab.unk_id])
+                   banned=vocab.banned_ids)  # issue 14: the tokenizer names its unsampled ids
     return [prompt + vocab.decode(row.tolist()) for row in new.cpu()]

@@ -5,15 +5,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from seqlab.data.prepare import prepare
 from seqlab.errors import SeqlabError
 from seqlab.tasks.char_lm import CharLMTask
-from seqlab.tasks.tinystories import build_tinystories, load_encoded
+from seqlab.tasks.tinystories import build_tinystories
 from seqlab.tasks.vocab import CharVocab
 
 
 def task_cfg(source, tmp_path, **kw):
     base = dict(name="tinystories", source=str(source), max_chars=5000, val_max_chars=None,
-                seq_len=16, cache_dir=str(tmp_path / "cache"))
+                tokenizer="char", vocab_size=4096, seq_len=16, cache_dir=str(tmp_path / "cache"))
     return OmegaConf.create({**base, **kw})
 
 
@@ -23,7 +24,7 @@ def test_targets_are_inputs_shifted_by_one(corpus, tmp_path):
     assert batch.inputs.shape == batch.targets.shape == (8, 16)
     assert torch.equal(batch.inputs[:, 1:], batch.targets[:, :-1])
     # Each row is a real window of the training text.
-    text = task.vocab.decode(task.train_data.numpy())
+    text = task.vocab.decode(task.train_data)
     row = task.vocab.decode(torch.cat([batch.inputs[0], batch.targets[0, -1:]]).tolist())
     assert row in text
 
@@ -31,7 +32,7 @@ def test_targets_are_inputs_shifted_by_one(corpus, tmp_path):
 def test_max_chars_and_join(corpus, tmp_path):
     task = build_tinystories(task_cfg(corpus, tmp_path, max_chars=1234))
     assert len(task.train_data) == 1234
-    text = task.vocab.decode(task.train_data.numpy())
+    text = task.vocab.decode(task.train_data)
     first = (corpus / "train.jsonl").read_text().splitlines()[0]
     import json
     story = json.loads(first)["text"]
@@ -60,15 +61,17 @@ def test_eval_windows_fixed_and_whole_split():
 
 
 def test_second_load_uses_cache_not_datasets(corpus, tmp_path, monkeypatch):
-    first = load_encoded(str(corpus), 3000, None, str(tmp_path / "c"))
+    cfg = task_cfg(corpus, tmp_path, max_chars=3000)
+    first = prepare(cfg)
     import datasets
 
     def boom(*a, **k):
         raise AssertionError("datasets.load_dataset called on a cache hit")
 
     monkeypatch.setattr(datasets, "load_dataset", boom)
-    second = load_encoded(str(corpus), 3000, None, str(tmp_path / "c"))
-    assert np.array_equal(first[0], second[0]) and first[2].chars == second[2].chars
+    second = prepare(cfg)
+    assert np.array_equal(first.tokens("train"), second.tokens("train"))
+    assert first.meta["tokenizer"] == second.meta["tokenizer"]
 
 
 def test_unknown_validation_characters_are_counted(tmp_path):

@@ -27,7 +27,7 @@ from seqlab.errors import SeqlabError
 from seqlab.plots.loss import ema
 
 LN2 = math.log(2.0)
-X_AXES = {"step": ("step", "step"), "tokens": ("tokens", "tokens (characters) seen"),
+X_AXES = {"step": ("step", "step"), "tokens": ("tokens", "tokens seen (characters for task.tokenizer=char)"),
           "time": ("wall_s", "wall time (s)"), "flops": ("flops", "training FLOPs")}
 
 
@@ -42,9 +42,10 @@ class Metric:
 
 
 METRICS = {
-    "val_loss": Metric("val_loss", "cross-entropy (nats / char)", train_scale=1.0),
-    "train_loss": Metric("val_loss", "cross-entropy (nats / char)", train_scale=1.0),
+    "val_loss": Metric("val_loss", "cross-entropy (nats / token)", train_scale=1.0),
+    "train_loss": Metric("val_loss", "cross-entropy (nats / token)", train_scale=1.0),
     "val_bpc": Metric("val_bpc", "bits per character", train_scale=1 / LN2),
+    "val_bpb": Metric("val_bpb", "bits per UTF-8 byte (any tokenizer)"),
     "accuracy": Metric("val_acc", "validation accuracy", higher_is_better=True),
     "val_acc": Metric("val_acc", "validation accuracy", higher_is_better=True),
     "val_seq_acc": Metric("val_seq_acc", "validation sequence accuracy", higher_is_better=True),
@@ -243,7 +244,7 @@ def plot_compare(runs: list[Run], path: Path, x: str, metric: str, smooth: float
         styles.append(Line2D([], [], color="0.3", ls="--", lw=1.2,
                              label=f"train{' bpc' if metric == 'val_bpc' else ''} (EMA {smooth:g})"))
     ax.set_xlabel(x_label)
-    ax.set_ylabel(spec.label if metric != "train_loss" else "cross-entropy (nats / char)")
+    ax.set_ylabel(spec.label if metric != "train_loss" else "cross-entropy (nats / token)")
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both")

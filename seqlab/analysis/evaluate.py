@@ -89,7 +89,7 @@ def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, se
     text = load_split_text(source, split, limit)
     data = vocab.encode(text)
     if len(data) < seq_len + 2:
-        raise SeqlabError(f"split '{split}' of '{source}' has {len(data)} characters; one window of "
+        raise SeqlabError(f"split '{split}' of '{source}' has {len(data)} tokens; one window of "
                           f"seq_len={seq_len} needs at least {seq_len + 2}")
     # CharLMTask evaluates its validation array; the train array is unused here.
     task = CharLMTask(data, data, vocab, seq_len)
@@ -100,7 +100,7 @@ def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, se
     return {
         "source": source, "split": split, "batches": "all" if num_batches is None else num_batches,
         "batch_size": batch_size, "seq_len": seq_len, "precision": precision, "loss": metrics["val_loss"], "bpc": metrics["val_bpc"],
-        "unknown_chars": int((data == vocab.unk_id).sum()), "split_chars": int(len(data)),
+        "bpb": metrics["val_bpb"], "unknown_chars": vocab.count_unknown(data), "split_chars": len(text),
         "tokens": windows * seq_len,
     }
 
@@ -115,7 +115,8 @@ def print_result(result: dict[str, Any], fmt: str) -> None:
     print(f"run          {result['run']} ({result['checkpoint']} checkpoint, step {result['step']})")
     print(f"data         {result['source']}, split {result['split']}: {how} "
           f"(batch {result['batch_size']}, seq_len {result['seq_len']})")
-    print(f"loss         {result['loss']:.4f} nats/char")
+    print(f"loss         {result['loss']:.4f} nats/token")
     print(f"bits/char    {result['bpc']:.4f}")
+    print(f"bits/byte    {result['bpb']:.4f}")
     print(f"unknown      {result['unknown_chars']:,} of {result['split_chars']:,} characters ({share:.3%})")
     print(f"tokens       {result['tokens']:,} evaluated")

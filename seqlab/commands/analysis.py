@@ -177,7 +177,7 @@ def compare(
     x: str = typer.Option("step", "--x", help="x axis of the plot: step, tokens, time (wall seconds) or flops."),
     metric: str = typer.Option(
         "val_loss", "--metric",
-        help="What to plot and sort by: val_loss, train_loss, val_bpc, accuracy (val_acc) or val_seq_acc."),
+        help="What to plot and sort by: val_loss, train_loss, val_bpc, val_bpb (bits per byte: compares tokenizers), accuracy (val_acc) or val_seq_acc."),
     smooth: float = typer.Option(0.6, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
     log: bool = typer.Option(False, "--log", help="Log scale for the y axis."),
     out: Path | None = typer.Option(

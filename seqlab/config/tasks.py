@@ -17,17 +17,22 @@ class TaskConfig:
 
 @dataclass
 class TinyStoriesConfig(TaskConfig):
-    """Character-level language modelling on TinyStories."""
+    """Language modelling on TinyStories: characters (the default), bytes or BPE tokens."""
 
     name: str = "tinystories"
     source: str = "${oc.env:SEQLAB_TINYSTORIES,'roneneldan/TinyStories'}"
     """What `datasets.load_dataset` gets: a hub name or a local folder with train/validation files."""
-    max_chars: int = 10_000_000
-    """Use the first N characters of the train split (stories joined by a newline)."""
+    max_chars: int | None = 10_000_000
+    """Use the first N characters of the train split (stories joined by a newline); None = all of it."""
     val_max_chars: int | None = None
     """Cap on the validation text; None keeps the whole validation split."""
+    tokenizer: str = "char"
+    """char (sorted characters of the training text + an unknown id), byte (UTF-8 bytes, 256 ids)
+    or bpe (byte-level BPE trained on the training text with Hugging Face `tokenizers`)."""
+    vocab_size: int = 4096
+    """Ids of the bpe tokenizer (257 to 65536); char and byte ignore it."""
     cache_dir: str = "${oc.env:SEQLAB_CACHE,'~/.cache/seqlab'}"
-    """Where encoded arrays are cached, keyed by source, split, max_chars and vocab."""
+    """Where prepared token files live, keyed by source, caps and tokenizer (`seqlab prepare` fills it)."""
 
 
 @dataclass

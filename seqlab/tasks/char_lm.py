@@ -1,4 +1,4 @@
-"""Next-character prediction over one long encoded text (any char-level corpus)."""
+"""Next-token prediction over one long encoded text (characters, bytes or BPE tokens)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ LN2 = float(np.log(2.0))
 
 
 class CharLMTask(Task):
-    """Windows of `seq_len + 1` characters; the targets are the inputs shifted by one."""
+    """Windows of `seq_len + 1` tokens; the targets are the inputs shifted by one.
+
+    `train` and `val` are arrays, or TokenFiles of a prepared corpus (seqlab/data/token_cache.py):
+    then resident memory does not grow with the corpus, only the pages a batch touches are read.
+    """
 
     kind = "lm"
 
@@ -28,18 +32,20 @@ class CharLMTask(Task):
         for split, data in (("train", train), ("validation", val)):
             if len(data) < seq_len + 2:
                 raise SeqlabError(
-                    f"the {split} text has {len(data)} characters; one example of "
+                    f"the {split} text has {len(data)} tokens; one example of "
                     f"task.seq_len={seq_len} needs at least {seq_len + 2}"
                 )
         self.name, self.vocab, self.seq_len = name, vocab, seq_len
-        # Kept as compact integer tensors; widened to int64 one batch at a time.
-        self.train_data = torch.from_numpy(train.astype(np.int32 if train.dtype == np.uint16 else train.dtype))
-        self.val_data = torch.from_numpy(val.astype(np.int32 if val.dtype == np.uint16 else val.dtype))
-        self._offsets = torch.arange(seq_len + 1)
+        # Kept as they come (a token file or an array): windows are gathered from them
+        # one batch at a time and only then widened to int64.
+        self.train_data, self.val_data = train, val
+        self._offsets = np.arange(seq_len + 1)
+        self._token_bytes = torch.from_numpy(vocab.token_bytes)
+        self._token_chars = torch.from_numpy(vocab.token_chars)
         self.facts = facts or {}
 
-    def _windows(self, data: torch.Tensor, starts: torch.Tensor) -> Batch:
-        chunk = data[starts[:, None] + self._offsets].long()  # (B, T+1)
+    def _windows(self, data: Any, starts: torch.Tensor) -> Batch:
+        chunk = torch.from_numpy(data[starts.numpy()[:, None] + self._offsets].astype(np.int64))  # (B, T+1)
         return Batch(chunk[:, :-1], chunk[:, 1:])
 
     def train_batch(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -72,19 +78,26 @@ class CharLMTask(Task):
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
-        total, count = 0.0, 0
+        total, count, chars, nbytes = 0.0, 0, 0, 0
         with eval_mode(model):
             for batch in self.eval_batches(batch_size, num_batches):
+                chars += int(self._token_chars[batch.targets].sum())
+                nbytes += int(self._token_bytes[batch.targets].sum())
                 batch = batch.to(device)
                 n = batch.targets.numel()
                 total += self.loss(model, batch).item() * n
                 count += n
-        val_loss = total / count
-        return {"val_loss": val_loss, "val_bpc": val_loss / LN2}
+        # Per token, per character and per UTF-8 byte of the predicted text: the last two
+        # compare runs whatever their tokenizer.
+        return {"val_loss": total / count, "val_bpc": total / chars / LN2, "val_bpb": total / nbytes / LN2}
 
     def summary(self) -> dict[str, Any]:
+        """Sizes in tokens; in characters too (`facts` of a prepared corpus say them for any tokenizer)."""
         return {
             "vocab_size": len(self.vocab),
+            "tokenizer": self.vocab.kind,
+            "train_tokens": len(self.train_data),
+            "val_tokens": len(self.val_data),
             "train_chars": len(self.train_data),
             "val_chars": len(self.val_data),
             **self.facts,

@@ -1,0 +1,43 @@
+"""Commands that handle data: prepare.
+
+Each function is one `seqlab` command, registered on the app in seqlab/cli.py. Heavy
+imports happen inside the functions so that `seqlab --help` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from seqlab.errors import SeqlabError
+
+
+def prepare(
+    overrides: list[str] | None = typer.Argument(
+        None, metavar="[OVERRIDES]...",
+        help="Hydra overrides naming the data: task=tinystories task.max_chars=null task.tokenizer=bpe",
+    ),
+    config_dir: Path | None = typer.Option(
+        None, "--config-dir", help="A config dir of your own, searched before seqlab's (also: SEQLAB_CONFIG_DIR)."),
+) -> None:
+    """Prepare a task's token files in the cache without training; later runs find them.
+
+    Example: [bold]seqlab prepare task=tinystories task.max_chars=null[/]
+
+    BPE: [bold]seqlab prepare task.tokenizer=bpe task.vocab_size=4096[/]
+    """
+    from seqlab.config.paths import user_config_dirs
+    from seqlab.data.prepare import PREPARED_TASKS
+    from seqlab.data.prepare import prepare as prepare_task
+    from seqlab.data.progress import say, summary_line
+    from seqlab.engine.launch import compose
+
+    cfg = compose(list(overrides or []), user_config_dirs(config_dir))
+    if cfg.task.name not in PREPARED_TASKS:
+        raise SeqlabError(f"task '{cfg.task.name}' has nothing to prepare (its data is generated); "
+                          f"prepared tasks: {', '.join(PREPARED_TASKS)}")
+    entry = prepare_task(cfg.task)
+    if not entry.built:  # a fresh build has printed its own summary line
+        say(f"already prepared: {summary_line(entry.meta)}")
+    typer.echo(str(entry.folder))  # stdout: the entry's folder, for scripts
