@@ -219,3 +219,18 @@ def test_compiled_training_writes_plain_checkpoints(corpus, tmp_path):
     weights = load_file(str(next((trainer.run.checkpoints).glob("step_*")) / "model.safetensors"))
     assert set(weights) == set(trainer.model.state_dict())
     assert not any(k.startswith(("_orig_mod.", "module.")) for k in weights)
+
+
+def test_a_flops_budget_sets_the_number_of_steps(corpus, tmp_path):
+    from seqlab.flops import flops_json
+
+    probe = tiny_trainer(corpus, tmp_path / "probe")
+    per_step = flops_json(probe.cfg.model, len(probe.task.vocab), probe.task.context_length(),
+                          probe.tcfg.batch_size)["per_step"]["training"]
+    trainer = tiny_trainer(corpus, tmp_path, f"trainer.flops_budget={6.5 * per_step}", "trainer.num_samples=0")
+    assert trainer.tcfg.max_steps == 7  # ceil(6.5)
+    summary = trainer.fit()
+    assert summary["steps"] == 7 and summary["flops"] >= 6.5 * per_step
+    cfg = compose([f"task.source={corpus}", "model=bigram", "trainer.flops_budget=1e9", "device=cpu"], [])
+    with pytest.raises(SeqlabError, match="flops_budget needs a FLOP model"):
+        Trainer(cfg, tmp_path / "bigram")

@@ -13,6 +13,9 @@ class TrainerConfig:
 
     max_steps: int = 2000
     """Optimiser steps to take."""
+    flops_budget: float | None = None
+    """Train for this many analytic training FLOPs instead (all ranks): max_steps becomes
+    ceil(budget / FLOPs per step), so runs of different models or tokenizers match in compute."""
     batch_size: int = 32
     """Sequences per step and process (global batch = batch_size x devices x grad_accum_steps)."""
     grad_accum_steps: int = 1

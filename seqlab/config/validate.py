@@ -8,7 +8,7 @@ from seqlab.errors import SeqlabError
 
 POSITIVE = {
     "trainer": ("max_steps", "batch_size", "lr", "eval_every", "eval_batches", "log_every",
-                "grad_accum_steps", "devices", "dist_timeout_s"),
+                "grad_accum_steps", "devices", "dist_timeout_s", "flops_budget"),
     "model": ("embed_size", "hidden_size", "num_layers", "n_layer", "n_head", "n_embd", "block_size"),
     "task": ("seq_len", "max_chars"),
 }

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 
 from seqlab.config.validate import validate_config
 from seqlab.engine.callbacks import Callback, CallbackList, default_callbacks
+from seqlab.engine.callbacks.flop_meter import steps_for_budget
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import peak_memory, resolve_device, seed_everything, synchronize
 from seqlab.engine.distributed import SINGLE, DistContext, all_agree, sum_over_ranks
@@ -68,6 +69,8 @@ class Trainer:
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
         self.params = sum(p.numel() for p in self.model.parameters())
+        if self.tcfg.flops_budget:  # the same compute whatever the model: the steps follow from it
+            self.tcfg.max_steps = steps_for_budget(self)
         self.scaler = grad_scaler(self.tcfg.precision, self.device)
         # On a GPU the step's finite check stays on the device until a log step (no sync per step).
         self.defer = self.device.type == "cuda" and self.scaler is None

@@ -14,6 +14,21 @@ if TYPE_CHECKING:
     from seqlab.engine.trainer import Trainer
 
 
+def steps_for_budget(trainer: Trainer) -> int:
+    """max_steps that spends trainer.flops_budget training FLOPs (its family's FLOP model, every
+    rank and micro-batch counted)."""
+    import math
+
+    from seqlab.errors import SeqlabError
+
+    t, window = trainer.cfg.trainer, trainer.task.context_length()
+    if trainer.spec.flops is None or window is None:
+        raise SeqlabError(f"trainer.flops_budget needs a FLOP model; model '{trainer.cfg.model.name}' on task "
+                          f"'{trainer.cfg.task.name}' has none (set trainer.max_steps)")
+    per_step = flops_json(trainer.cfg.model, len(trainer.task.vocab), window, t.batch_size)["per_step"]["training"]
+    return max(1, math.ceil(t.flops_budget / (per_step * trainer.dist.world_size * t.grad_accum_steps)))
+
+
 class FlopMeter(Callback):
     """Writes flops.json at the start; adds `flops` and `mfu` to every record and the summary.
 
