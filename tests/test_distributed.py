@@ -195,6 +195,9 @@ def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus
     while any(alive(p) for p in workers) and time.time() < deadline:
         time.sleep(0.1)
     assert summary["status"] == "interrupted" and not any(alive(p) for p in workers)
+    other_size = run_cli("resume", str(run), "trainer.devices=1", cwd=tmp_path)
+    assert other_size.returncode == 2 and "trained on 2 process(es); resume it with trainer.devices=2" in \
+        other_size.stderr and other_size.stderr.count("\n") == 1, other_size.stderr
     again = run_cli("resume", str(run), cwd=tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr
     ours = load_file(str(next((run / "checkpoint").glob("step_000060")) / "model.safetensors"))

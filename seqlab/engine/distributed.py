@@ -78,11 +78,19 @@ def init_process_group(ctx: DistContext, device: torch.device, backend: str | No
         return
     if device.type == "cuda":
         torch.cuda.set_device(ctx.local_rank)
+    timeout = datetime.timedelta(seconds=timeout_s)
     try:
         dist.init_process_group(backend_for(device, backend), init_method=init_method, rank=ctx.rank,
-                                world_size=ctx.world_size, timeout=datetime.timedelta(seconds=timeout_s))
+                                world_size=ctx.world_size, timeout=timeout)
     except (RuntimeError, ValueError) as err:
         raise SeqlabError(f"rank {ctx.rank}: could not join the process group ({str(err).splitlines()[0]})") from None
+    global _control
+    # Per-step agreements (stop?) travel over gloo on the CPU: under NCCL a flag on the GPU
+    # would make every step wait for the device.
+    _control = dist.new_group(backend="gloo", timeout=timeout) if dist.get_backend() != "gloo" else None
+
+
+_control = None  # the CPU process group for control flags, when the main one is not gloo
 
 
 def destroy_process_group() -> None:
@@ -100,8 +108,8 @@ def all_agree(flag: bool, ctx: DistContext) -> bool:
     """True on every rank when `flag` is true on any rank (a stop request, say)."""
     if not ctx.active:
         return flag
-    t = _tensor([1.0 if flag else 0.0], torch.float32)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    t = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=_control)
     return bool(t.item())
 
 

@@ -24,7 +24,24 @@ def check_before_run(cfg: Any) -> None:
     check_serves(cfg.model.name, cfg.task.name)  # known names, and a model that serves the task
     check_precision(cfg.trainer.precision, resolve_device(cfg.device))
     if cfg.trainer.resume and cfg.trainer.resume != "auto":
-        resolve_checkpoint(Path(cfg.trainer.resume), "last")
+        check_world_size(resolve_checkpoint(Path(cfg.trainer.resume), "last"), cfg.trainer.devices)
+
+
+def check_world_size(step_folder: Path, devices: int) -> None:
+    """A multi-process run resumes at the world size it was trained at (each rank's data stream
+    is its own): refused here, before Hydra rewrites anything in the run folder."""
+    import os
+
+    from seqlab.errors import SeqlabError
+
+    world = int(os.environ.get("WORLD_SIZE", devices))
+    try:
+        trained = json.loads((step_folder / "train_state.json").read_text())["state"].get("world_size", 1)
+    except (OSError, ValueError, KeyError):
+        return  # unreadable: the Trainer says so with its own error
+    if trained != world:
+        raise SeqlabError(f"checkpoint '{step_folder}' was trained on {trained} process(es); resume it "
+                          f"with trainer.devices={trained} (each rank's data stream is its own)")
 
 
 def completed_step(run_dir: Path, max_steps: int) -> int | None:
