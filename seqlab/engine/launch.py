@@ -60,7 +60,9 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, with_hyd
     except Exception as err:  # Hydra and OmegaConf raise many kinds; all are input errors here
         if debug_mode():
             raise
-        raise SeqlabError(one_line(err)) from None
+        from seqlab.config.hints import explain  # issue 18: Hydra's grammar errors, with the fix
+
+        raise SeqlabError(explain(one_line(err), list(overrides))) from None
 
 
 def quote(value: str) -> str:
