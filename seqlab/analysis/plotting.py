@@ -1,0 +1,44 @@
+"""The one matplotlib set-up every seqlab figure goes through.
+
+Figures are files only (the Agg backend: no display needed, works over ssh and in
+workers), matplotlib's font-cache chatter stays out of train.log, and a PNG is written
+through a temporary name so a reader (a browser refreshing loss.png mid-run) never sees
+half a file. Imported lazily by the plotting functions: `seqlab --help` never loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, quiet."""
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(rows: int, cols: int, size: tuple[float, float], dpi: int = 110, **kwargs: Any):
+    """(pyplot, figure, 2-D array of axes) for a rows x cols grid of `size` inches."""
+    plt = pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=dpi, squeeze=False, **kwargs)
+    return plt, fig, axes
+
+
+def save_figure(plt: Any, fig: Any, path: Path, tight: bool = True, **savefig: Any) -> Path:
+    """Write the PNG atomically (temporary name, then rename) and close the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if tight and fig.get_layout_engine() is None:
+        fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, format="png", **savefig)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
