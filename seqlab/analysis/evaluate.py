@@ -84,9 +84,9 @@ def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, se
 
     from seqlab.engine.precision import autocast
     from seqlab.tasks.char_lm import CharLMTask
-    from seqlab.tasks.tinystories import load_split_text
+    from seqlab.tasks.text_source import split_text
 
-    text = load_split_text(source, split, limit)
+    text = split_text(source, split, limit)  # a folder or hub name, or one file that is the split
     data = vocab.encode(text)
     if len(data) < seq_len + 2:
         raise SeqlabError(f"split '{split}' of '{source}' has {len(data)} characters; one window of "

@@ -42,3 +42,10 @@ def save_figure(plt: Any, fig: Any, path: Path, tight: bool = True, **savefig: A
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def analysis_path(name: str) -> Path:
+    """Default path of an analysis figure: outputs/analysis/NAME under SEQLAB_OUTPUTS."""
+    import os
+
+    return Path(os.environ.get("SEQLAB_OUTPUTS", "outputs")) / "analysis" / name

@@ -135,8 +135,10 @@ def _train_job(cfg) -> float | None:
     """One Hydra job: train into Hydra's output dir; user errors exit 2 with one line."""
     from hydra.core.hydra_config import HydraConfig
 
+    from seqlab.config.advice import announce_run  # issue 18: train.log + warnings at run start
     from seqlab.engine.trainer import Trainer, TrainingStopped
 
+    announce_run(cfg, HydraConfig.get().runtime.output_dir)
     try:
         summary = Trainer(cfg, Path(HydraConfig.get().runtime.output_dir)).fit()
     except SeqlabError as err:
