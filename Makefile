@@ -22,7 +22,7 @@ ARGS ?=
 # override (model, task, trainer.*, device, seed, threads, +experiment, hydra.*) go to seqlab;
 # values with spaces go in ARGS="...".
 HYDRA_ROOTS := model task trainer device seed threads hydra +experiment
-FORWARDED   := $(foreach o,$(MAKEOVERRIDES),$(if $(filter $(HYDRA_ROOTS),$(firstword $(subst ., ,$(firstword $(subst =, ,$(o)))))),$(o)))
+FORWARDED   := $(strip $(foreach v,$(.VARIABLES),$(if $(and $(filter command line,$(origin $(v))),$(filter $(HYDRA_ROOTS),$(firstword $(subst ., ,$(v))))),$(v)=$($(v)))))
 
 .PHONY: install train data-env test test-fast lint bench reproduce clean
 
