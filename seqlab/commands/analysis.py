@@ -118,20 +118,22 @@ def gradients(
 def compare(
     paths: list[str] = typer.Argument(
         ..., metavar="RUN_DIR... | SWEEP_DIR | GLOB",
-        help="Run folders, a sweep folder (its runs, found up to 3 levels down) or a quoted glob."),
+        help="Run folders, any folder holding runs (a sweep, a date folder, outputs/: searched all the way "
+             "down) or a quoted glob."),
     x: str = typer.Option("step", "--x", help="x axis of the plot: step, tokens, time (wall seconds) or flops."),
     metric: str = typer.Option(
         "val_loss", "--metric",
         help="What to plot and sort by: val_loss, train_loss, val_bpc, accuracy (val_acc) or val_seq_acc."),
-    smooth: float = typer.Option(0.6, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
-    log: bool = typer.Option(False, "--log", help="Log scale for the y axis."),
+    smooth: float = typer.Option(0.6, "--smooth", help="Debiased EMA weight of the past for training curves, in [0, 1)."),
+    log: bool = typer.Option(False, "--log", help="Log scale for the y axis (and the x axis for tokens and flops)."),
     out: Path | None = typer.Option(
         None, "--out", "-o",
-        help="Folder for compare.png/.md/.csv (default: the sweep folder, else outputs/compare/<date>/<time>)."),
+        help="Folder for compare.png/.md/.csv (default: a new outputs/compare/<date>/<time>; the folders "
+             "read are never written to)."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
-    Runs still going or with a broken file are used as far as they go, with a warning.
+    Says how many runs it found and which folders below the arguments hold none. Runs still going or with a broken file are used as far as they go, with a warning.
 
     Example: [bold]seqlab compare outputs/multirun/2026-11-26/14-00-00[/]
 
