@@ -126,11 +126,13 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
 
 def _report_found(folders: list[Path], skipped: list[Path], paths: list[str], err: Any) -> None:
     """Say what was compared and which folders under the arguments hold no run."""
+    from rich.markup import escape
+
     where = paths[0] if len(paths) == 1 else f"{len(paths)} arguments"
-    err.print(f"found {len(folders)} run(s) in {where}")
+    err.print(escape(f"found {len(folders)} run(s) in {where}"))
     if skipped:
         shown = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        err.print(f"skipped {len(skipped)} folder(s) with no run in them: {shown}")
+        err.print(escape(f"skipped {len(skipped)} folder(s) with no run in them: {shown}"))
 
 
 def _default_out() -> Path:
