@@ -18,7 +18,13 @@ endif
 
 ARGS ?=
 
-.PHONY: install train test test-fast lint bench reproduce clean
+# `make train model=lstm trainer.max_steps=500`: command-line variables named like a Hydra
+# override (model, task, trainer.*, device, seed, threads, +experiment, hydra.*) go to seqlab;
+# values with spaces go in ARGS="...".
+HYDRA_ROOTS := model task trainer device seed threads hydra +experiment
+FORWARDED   := $(strip $(foreach v,$(.VARIABLES),$(if $(and $(filter command line,$(origin $(v))),$(filter $(HYDRA_ROOTS),$(firstword $(subst ., ,$(v))))),$(v)=$($(v)))))
+
+.PHONY: install train data-env test test-fast lint bench reproduce clean
 
 install: $(STAMP) ## create .venv and install seqlab with its dev tools
 
@@ -29,10 +35,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster,bpe]"
 	touch $(STAMP)
 
-train: $(STAMP) ## train the default GRU on TinyStories (extra overrides: make train ARGS="model.hidden_size=512")
-	$(BIN)/seqlab train $(ARGS)
+train: $(STAMP) data-env ## train the default GRU on TinyStories (overrides: make train model=lstm, or ARGS="...")
+	$(BIN)/seqlab train $(FORWARDED) $(ARGS)
 
-test: $(STAMP) ## the whole test suite
+# Record the data folder in the venv's activate script, so that after
+# `source .venv/bin/activate` every README command finds the data in the same shell.
+DATA_MARK := \# seqlab: TinyStories folder found by make
+data-env: $(STAMP) ## write SEQLAB_TINYSTORIES into .venv/bin/activate (when make found the data)
+ifneq ($(SEQLAB_TINYSTORIES),)
+	@grep -v '$(DATA_MARK)' $(BIN)/activate > $(BIN)/activate.tmp; mv $(BIN)/activate.tmp $(BIN)/activate
+	@echo 'export SEQLAB_TINYSTORIES="$(SEQLAB_TINYSTORIES)"  $(DATA_MARK)' >> $(BIN)/activate
+endif
+
+test: $(STAMP) data-env ## the whole test suite
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests

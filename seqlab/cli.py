@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+import seqlab
 from seqlab.commands import analysis, data, generate, listing, run
 from seqlab.errors import SeqlabError
 
@@ -24,6 +25,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _flags_show_no_type() -> None:
+    """Typer's help prints `<bool>` beside an on/off flag as if it took a value: show nothing."""
+    from typer.core import TyperOption
+
+    typed = TyperOption.display_type_rich
+    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else typed(self, ctx)
+
+
+_flags_show_no_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"seqlab {seqlab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print seqlab's version and exit."),
+) -> None:
+    """Options before the command (the app's help text is Typer(help=...) above)."""
+
+
 # Commands that take Hydra overrides pass unknown tokens (model=gru, +experiment=x) through.
 OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -36,6 +64,7 @@ app.command()(generate.sample)
 app.command()(generate.attention)
 app.command()(listing.models)
 app.command()(listing.tasks)
+app.command()(listing.experiments)
 app.command(context_settings=OVERRIDES)(analysis.flops)
 app.command()(analysis.gates)
 app.command(context_settings=OVERRIDES)(analysis.gradients)

@@ -60,13 +60,15 @@ def test_two_runs_table_plot_md_csv(sweep, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sweep_folder_by_cli_writes_into_the_sweep(sweep, tmp_path):
+def test_sweep_folder_by_cli_writes_to_a_new_folder_not_the_sweep(sweep, tmp_path):
     result = run_cli("compare", str(sweep), "--x", "tokens", "--metric", "val_bpc", "--log", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "hidden_size=8" in result.stdout and "hidden_size=16" in result.stdout
-    assert str(sweep) in result.stdout
-    assert (sweep / "compare.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(_csv(sweep)) == 2 and "warning" not in result.stderr
+    assert f"found 2 run(s) in {sweep}" in result.stderr
+    written = list((tmp_path / "outputs" / "compare").glob("*/*/compare.png"))
+    assert len(written) == 1 and written[0].read_bytes()[:4] == b"\x89PNG"
+    assert len(_csv(written[0].parent)) == 2 and "warning" not in result.stderr
+    assert not (sweep / "compare.png").exists()  # the folder read is left as it was
 
 
 @pytest.mark.slow
@@ -150,3 +152,63 @@ def test_differing_keys_and_names():
     assert runs[0].name == "rnn tinystories lr=0.001"
     assert runs[1].name == "gru tinystories lr=0.01 [1_gru]"  # identical configs: folder names added
     assert runs[2].name == "gru tinystories lr=0.01 [2_gru]"
+
+
+def _fake_run(folder: Path, hidden: int, evals: list[int], steps: int = 40) -> Path:
+    """A finished run folder as the trainer leaves it (config, metrics, summary), written directly."""
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(f"model:\n  name: gru\n  hidden_size: {hidden}\ntask:\n  name: copy\n")
+    records = [{"step": s, "tokens": 8 * s, "flops": 1e6 * s, "train_loss": 2.0 / s} for s in range(1, steps + 1)]
+    for r in records:
+        if r["step"] in evals:
+            r["val_loss"] = 1.0 / hidden + 1.0 / r["step"]
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    last = 1.0 / hidden + 1.0 / evals[-1]
+    (folder / "summary.json").write_text(json.dumps({"status": "completed", "best_val_loss": last,
+                                                     "final_val_loss": last, "steps": steps}))
+    return folder
+
+
+def test_discovery_searches_the_whole_tree_and_reports_what_it_skipped(tmp_path, capsys):
+    outputs = tmp_path / "outputs"
+    _fake_run(outputs / "2026-11-26" / "10-00-00_gru_copy", 8, [20, 40])
+    for i, hidden in enumerate((16, 32, 64)):  # outputs/multirun/<date>/<time>/<n>_...: 4 levels down
+        _fake_run(outputs / "multirun" / "2026-11-26" / "11-00-00" / f"{i}_gru_copy", hidden, [20, 40])
+    (outputs / "analysis").mkdir()
+    out = compare_command([str(outputs)], "flops", "val_loss", 0.6, True, None)
+    err = capsys.readouterr().err
+    assert f"found 4 run(s) in {outputs}" in err
+    assert "skipped 1 folder(s)" in err and str(outputs / "analysis") in err
+    assert len(_csv(out)) == 4
+    assert not (outputs / "compare.png").exists() and (out / "compare.png").exists()
+
+
+def test_one_evaluation_per_run_draws_bars(tmp_path, monkeypatch):
+    import seqlab.analysis.compare_plot as cp
+
+    drawn = []
+    monkeypatch.setattr(cp, "_bars", lambda ax, runs, points, *a: drawn.append(points))
+    sweep = tmp_path / "sweep"
+    for i, hidden in enumerate((8, 16)):
+        _fake_run(sweep / f"{i}_gru_copy", hidden, [40])
+    compare_command([str(sweep)], "step", "val_loss", 0.6, False, tmp_path / "out")
+    assert len(drawn) == 1 and all(len(p) == 1 for p in drawn[0].values())
+
+
+def test_log_on_a_flop_axis_logs_both_axes(tmp_path, monkeypatch):
+    import seqlab.plots as plotting
+
+    scales = []
+    real = plotting.save_figure
+
+    def spy(plt, fig, path, **kw):
+        ax = fig.axes[0]
+        scales.append((ax.get_xscale(), ax.get_yscale(), ax.get_ylabel()))
+        return real(plt, fig, path, **kw)
+
+    monkeypatch.setattr(plotting, "save_figure", spy)
+    _fake_run(tmp_path / "runs" / "0_gru_copy", 8, [20, 40])
+    compare_command([str(tmp_path / "runs")], "flops", "val_loss", 0.6, True, tmp_path / "o1")
+    compare_command([str(tmp_path / "runs")], "step", "val_loss", 0.6, True, tmp_path / "o2")
+    assert scales[0][:2] == ("log", "log") and scales[1][:2] == ("linear", "log")
+    assert "nats / token" in scales[0][2]  # a synthetic task: tokens, not characters

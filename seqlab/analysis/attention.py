@@ -17,21 +17,15 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
     maps: per layer (B, nh, T, T) weights; query positions down, key positions across,
     both labelled with `tokens` (T characters).
     """
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    from seqlab.plots import new_figure, save_figure
 
     n_layer, n_head = len(maps), maps[0].size(1)
     T = len(tokens)
     labels = [SHOWN.get(c, c) for c in tokens]
     side = min(max(0.12 * T, 3.0), 10.0)  # inches per heatmap: room for one label per character
     fontsize = min(max(0.8 * side * 72 / T, 3.0), 8.0)  # a label no taller than its cell (72 pt/inch)
-    fig, axes = plt.subplots(n_layer, n_head, figsize=(side * n_head + 1, side * n_layer + 0.5),
-                             dpi=100, squeeze=False, layout="constrained")
+    plt, fig, axes = new_figure(n_layer, n_head, (side * n_head + 1, side * n_layer + 0.5), dpi=100,
+                                layout="constrained")
     for layer, att in enumerate(maps):
         weights = att[0].detach().float().cpu().numpy()  # (nh, T, T)
         for head in range(n_head):
@@ -46,11 +40,7 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
             if layer == n_layer - 1:
                 ax.set_xlabel("key")
     fig.colorbar(im, ax=axes, shrink=0.6)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)
 
 
 def attention_for_run(run_dir: Path, text: str, out_path: Path, device: str = "cpu") -> Path:

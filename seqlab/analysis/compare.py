@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from seqlab.analysis.compare_plot import plot_compare
 from seqlab.analysis.runs import (
     Run,
     differing_keys,
@@ -24,31 +25,54 @@ from seqlab.analysis.runs import (
     name_runs,
 )
 from seqlab.errors import SeqlabError
-from seqlab.plots.loss import ema
 
 LN2 = math.log(2.0)
-X_AXES = {"step": ("step", "step"), "tokens": ("tokens", "tokens seen (characters for task.tokenizer=char)"),
-          "time": ("wall_s", "wall time (s)"), "flops": ("flops", "training FLOPs")}
+
+
+@dataclass(frozen=True)
+class XAxis:
+    key: str
+    """The metrics.jsonl key on the x axis."""
+    label: str
+    log_with_y: bool = False
+    """--log makes this axis logarithmic too (FLOPs and tokens span decades)."""
+
+
+X_AXES = {"step": XAxis("step", "step"), "tokens": XAxis("tokens", "tokens seen (characters for task.tokenizer=char)", log_with_y=True),
+          "time": XAxis("wall_s", "wall time (s)"), "flops": XAxis("flops", "training FLOPs", log_with_y=True)}
 
 
 @dataclass(frozen=True)
 class Metric:
+    """What `--metric NAME` plots, sorts by and tabulates; declared once in METRICS."""
+
     key: str
-    """The metrics.jsonl key drawn."""
+    """The metrics.jsonl key whose values rank the runs."""
     label: str
-    higher_is_better: bool = False
+    """y-axis label; {unit} becomes char (character-level LM runs) or token."""
+    points: str | None = None
+    """The metrics.jsonl key drawn solid with markers (evaluations); None: none."""
     train_scale: float | None = None
     """Training curves for loss metrics: train_loss times this (None: no training curve)."""
+    higher_is_better: bool = False
+    summary_best: str | None = None
+    """summary.json's key for the run's best value, when it keeps one."""
+    rank_by_last: bool = False
+    """Rank by the last value (a noisy training loss has no meaningful best)."""
+    column: str | None = None
+    """An extra table column with the last value, when the summary has none."""
 
 
 METRICS = {
-    "val_loss": Metric("val_loss", "cross-entropy (nats / token)", train_scale=1.0),
-    "train_loss": Metric("val_loss", "cross-entropy (nats / token)", train_scale=1.0),
-    "val_bpc": Metric("val_bpc", "bits per character", train_scale=1 / LN2),
-    "val_bpb": Metric("val_bpb", "bits per UTF-8 byte (any tokenizer)"),
-    "accuracy": Metric("val_acc", "validation accuracy", higher_is_better=True),
-    "val_acc": Metric("val_acc", "validation accuracy", higher_is_better=True),
-    "val_seq_acc": Metric("val_seq_acc", "validation sequence accuracy", higher_is_better=True),
+    "val_loss": Metric("val_loss", "validation cross-entropy (nats / {unit})", "val_loss", 1.0,
+                       summary_best="best_val_loss"),
+    "train_loss": Metric("train_loss", "cross-entropy (nats / {unit})", "val_loss", 1.0,
+                         rank_by_last=True, column="final train"),
+    "val_bpc": Metric("val_bpc", "validation bits per character", "val_bpc", 1 / LN2, summary_best="best_val_bpc"),
+    "accuracy": Metric("val_acc", "validation token accuracy", "val_acc", higher_is_better=True),
+    "val_acc": Metric("val_acc", "validation token accuracy", "val_acc", higher_is_better=True),
+    "val_seq_acc": Metric("val_seq_acc", "validation exact-sequence accuracy", "val_seq_acc", higher_is_better=True),
+    "val_bpb": Metric("val_bpb", "validation bits per UTF-8 byte (any tokenizer)", "val_bpb"),
 }
 
 
@@ -71,19 +95,20 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     def warn(message: str) -> None:
         err.print(f"[yellow]warning:[/] {escape(message)}")
 
-    folders, sweep = find_runs(paths)
+    folders, skipped = find_runs(paths)
+    _report_found(folders, skipped, paths, err)
     runs = [load_run(p, warn) for p in folders]
     keys = differing_keys([r.config for r in runs])
     name_runs(runs, keys)
     spec = METRICS[metric]
-    if not any(_values(r, spec, metric) for r in runs):
+    if not any(values(r, spec) for r in runs):
         have = sorted({k for r in runs for rec in r.records for k in rec if k.startswith(("val_", "train_"))})
         raise SeqlabError(f"no run records {metric} ({spec.key}); these runs record: {', '.join(have) or 'nothing'}")
-    runs.sort(key=lambda r: _sort_key(r, spec, metric))
+    runs.sort(key=lambda r: _sort_key(r, spec))
 
-    out = Path(out) if out else sweep or _default_out()
+    out = Path(out) if out else _default_out()  # never into the folders being read
     out.mkdir(parents=True, exist_ok=True)
-    header, rows, raw = table_rows(runs, keys, metric)
+    header, rows, raw = table_rows(runs, keys, spec)
     labels = [key_labels(keys).get(h, h) for h in header]  # hidden_size, not model.hidden_size
     title = f"{len(runs)} run(s), sorted by {metric} ({'higher' if spec.higher_is_better else 'lower'} is better)"
     console, table = Console(), _rich_table(labels, rows, title)
@@ -95,9 +120,20 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     console.print(table)
     _write_markdown(out / "compare.md", labels, rows, title)
     _write_csv(out / "compare.csv", header, raw, runs)
-    plot_compare(runs, out / "compare.png", x, metric, smooth, log, warn)
+    plot_compare(runs, out / "compare.png", X_AXES[x], metric, spec, smooth, log, warn)
     print(f"wrote compare.png, compare.md, compare.csv to {out}")
     return out
+
+
+def _report_found(folders: list[Path], skipped: list[Path], paths: list[str], err: Any) -> None:
+    """Say what was compared and which folders under the arguments hold no run."""
+    from rich.markup import escape
+
+    where = paths[0] if len(paths) == 1 else f"{len(paths)} arguments"
+    err.print(escape(f"found {len(folders)} run(s) in {where}"))
+    if skipped:
+        shown = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        err.print(escape(f"skipped {len(skipped)} folder(s) with no run in them: {shown}"))
 
 
 def _default_out() -> Path:
@@ -106,20 +142,19 @@ def _default_out() -> Path:
             / now.strftime("%H-%M-%S"))
 
 
-def _values(run: Run, spec: Metric, metric: str) -> list[float]:
-    key = "train_loss" if metric == "train_loss" else spec.key
-    return [r[key] for r in run.records if isinstance(r.get(key), int | float)]
+def values(run: Run, spec: Metric) -> list[float]:
+    """The run's recorded values of the metric, in step order."""
+    return [r[spec.key] for r in run.records if isinstance(r.get(spec.key), int | float)]
 
 
-def _sort_key(run: Run, spec: Metric, metric: str) -> tuple[int, float]:
-    """Best value of the metric (losses: summary's best, train loss: its last value); runs without
-    one go last."""
-    best = {"val_loss": "best_val_loss", "val_bpc": "best_val_bpc"}.get(metric)
-    value = run.summary.get(best) if best else None
+def _sort_key(run: Run, spec: Metric) -> tuple[int, float]:
+    """The run's best value of the metric (summary's when kept; the last one for rank_by_last);
+    runs without one go last."""
+    value = run.summary.get(spec.summary_best) if spec.summary_best else None
     if value is None:
-        values = _values(run, spec, metric)
-        if values:
-            value = values[-1] if metric == "train_loss" else (max if spec.higher_is_better else min)(values)
+        found = values(run, spec)
+        if found:
+            value = found[-1] if spec.rank_by_last else (max if spec.higher_is_better else min)(found)
         elif spec.higher_is_better:
             value = run.summary.get(f"final_{spec.key}")
     if not isinstance(value, int | float) or math.isnan(value):
@@ -141,7 +176,7 @@ def _si(value: Any) -> str:
     return f"{value:.3g}"
 
 
-def table_rows(runs: list[Run], keys: list[str], metric: str) -> tuple[list[str], list[list[str]], list[list[Any]]]:
+def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str], list[list[str]], list[list[Any]]]:
     """Header, formatted rows (terminal, markdown) and raw rows (CSV), one row per run.
 
     Columns: name, the differing config keys (only those), then the results; bpc and
@@ -156,10 +191,8 @@ def table_rows(runs: list[Run], keys: list[str], metric: str) -> tuple[list[str]
         ("steps", lambda r: r.summary.get("steps"), lambda v: _num(v, ",")),
         ("tokens", lambda r: r.summary.get("tokens"), _si),
     ]
-    if metric == "train_loss":
-        cols.append(("final train", lambda r: next((x["train_loss"] for x in reversed(r.records)
-                                                    if x.get("train_loss") is not None), None),
-                     lambda v: _num(v, ".4f")))
+    if spec.column:
+        cols.append((spec.column, lambda r: (values(r, spec) or [None])[-1], lambda v: _num(v, ".4f")))
     cols += [("best val loss", lambda r: r.summary.get("best_val_loss"), lambda v: _num(v, ".4f")),
              ("final val loss", lambda r: r.summary.get("final_val_loss"), lambda v: _num(v, ".4f"))]
     if has["final_val_bpc"]:
@@ -202,57 +235,3 @@ def _write_csv(path: Path, header: list[str], raw: list[list[Any]], runs: list[R
         writer.writerow([*header, "path"])
         for row, run in zip(raw, runs):
             writer.writerow([*("" if v is None else v for v in row), str(run.path)])
-
-
-def plot_compare(runs: list[Run], path: Path, x: str, metric: str, smooth: float, log: bool,
-                 warn: Any = print) -> None:
-    """The metric against x for every run: validation solid with markers, training dashed (EMA)."""
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    spec = METRICS[metric]
-    x_key, x_label = X_AXES[x]
-    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
-    fig, ax = plt.subplots(figsize=(8.5, 5), dpi=110)
-    handles, drew_train = [], False
-    for i, run in enumerate(runs):
-        color = colors(i % colors.N)
-        val = [(r[x_key], r[spec.key]) for r in run.records
-               if isinstance(r.get(x_key), int | float) and isinstance(r.get(spec.key), int | float)]
-        train = [(r[x_key], r["train_loss"] * spec.train_scale) for r in run.records
-                 if spec.train_scale and isinstance(r.get(x_key), int | float)
-                 and isinstance(r.get("train_loss"), int | float)]
-        if not val and not train:
-            warn(f"{run.path}: no {spec.key} against {x_key} to draw")
-            continue
-        if train:
-            xs, ys = zip(*train)
-            ax.plot(xs, ema(list(ys), smooth), "--", color=color, lw=1.2, alpha=0.8)
-            drew_train = True
-        if val:
-            xs, ys = zip(*val)
-            ax.plot(xs, ys, "o-", color=color, lw=1.8, ms=3.5)
-        handles.append(Line2D([], [], color=color, lw=2, label=run.name))
-    styles = [Line2D([], [], color="0.3", marker="o", ms=3.5, lw=1.8, label="validation")]
-    if drew_train:
-        styles.append(Line2D([], [], color="0.3", ls="--", lw=1.2,
-                             label=f"train{' bpc' if metric == 'val_bpc' else ''} (EMA {smooth:g})"))
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(spec.label if metric != "train_loss" else "cross-entropy (nats / token)")
-    if log:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.set_title(f"{metric} vs {x}", fontsize=10)
-    if len(handles) <= 6:  # few runs: inside the axes; many: below, in columns, readable
-        ax.legend(handles=handles + styles, fontsize=8, loc="best")
-    else:
-        ax.legend(handles=handles + styles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                  ncol=2 if len(handles) <= 20 else 3, frameon=False)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)

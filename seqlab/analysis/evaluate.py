@@ -82,11 +82,11 @@ def score(model: Any, vocab: Any, source: str, split: str, limit: int | None, se
     """Loss and bits per char of `model` on one split of `source` (CharLMTask windows)."""
     import torch
 
+    from seqlab.data.text_files import split_text
     from seqlab.engine.precision import autocast
     from seqlab.tasks.char_lm import CharLMTask
-    from seqlab.tasks.tinystories import load_split_text
 
-    text = load_split_text(source, split, limit)
+    text = split_text(source, split, limit)  # a folder or hub name, or one file that is the split
     data = vocab.encode(text)
     if len(data) < seq_len + 2:
         raise SeqlabError(f"split '{split}' of '{source}' has {len(data)} tokens; one window of "

@@ -123,10 +123,10 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
     model, at width D and depth L."""
     import numpy as np
 
-    from seqlab.plots import figure, save
+    from seqlab.plots import new_figure, save_figure
 
     ts = sorted({int(t) for t in np.logspace(0, np.log10(t_max), 40)})
-    fig, (ax_f, ax_s) = figure(1, 2, (11, 4.4))
+    plt, fig, ((ax_f, ax_s),) = new_figure(1, 2, (11, 4.4))
     seq_curves: dict[tuple[int, ...], list[str]] = {}  # families sharing a critical path share a line
     for i, name in enumerate(flop_families()):
         fm = family_config(name, width, layers)
@@ -148,7 +148,7 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
         ax.legend(fontsize=7)
     ax_f.set_ylabel("FLOPs")
     ax_s.set_ylabel("matmuls in sequence")
-    save(fig, path)
+    save_figure(plt, fig, path)
 
 
 def flops_spec(name: str) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
+from seqlab.plots import new_figure, save_figure
 
 
 @dataclass(frozen=True)
@@ -118,31 +119,6 @@ def _draw(ax: Any, values: dict[str, float], title: str) -> None:
     ax.set_xticks(range(len(vals)), LABELS, fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-
-
-def new_figure(rows: int, cols: int, size: tuple[float, float]):
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=110, squeeze=False)
-    return plt, fig, axes
-
-
-def save_figure(plt: Any, fig: Any, path: Path) -> Path:
-    """Write the PNG through a temporary name so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
 
 
 def describe(s: GateSettings) -> str:

@@ -239,7 +239,7 @@ def plot_flows(flows: list[Flow], path: Path, title: str, reference: dict[str, f
     `reference`: label -> rho, drawn as a dotted rho^(T-t) line through that curve's h_T.
     `styles`: label -> line style (e.g. dashed for the random-init twins of trained runs).
     """
-    from seqlab.analysis.gates import new_figure, save_figure
+    from seqlab.plots import new_figure, save_figure
 
     plt, fig, axes = new_figure(1, 1, (8, 4.8))
     ax = axes[0][0]

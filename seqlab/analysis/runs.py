@@ -25,7 +25,6 @@ BOOKKEEPING_KEYS = {"device", "threads", "trainer.eval_every", "trainer.log_ever
                     "trainer.sample_prompt", "trainer.sample_tokens", "trainer.sample_temperature",
                     "trainer.checkpoint_every", "trainer.keep_last", "trainer.max_skipped_steps",
                     "trainer.peak_flops"}
-MAX_DEPTH = 3  # a sweep folder, a date folder of sweeps, or outputs/multirun itself
 Warn = Callable[[str], None]
 
 
@@ -48,11 +47,11 @@ def is_run(path: Path) -> bool:
     return path.is_dir() and any((path / f).is_file() for f in RUN_FILES)
 
 
-def find_runs(paths: list[str]) -> tuple[list[Path], Path | None]:
-    """Run folders named by RUN_DIRs, sweep folders or globs; and the sweep folder when there is
-    exactly one (the default output folder)."""
+def find_runs(paths: list[str]) -> tuple[list[Path], list[Path]]:
+    """Run folders named by RUN_DIRs, folders holding runs at any depth (a sweep, a date folder,
+    outputs/ itself) or globs; and the folders searched that hold no run (reported, not used)."""
     found: list[Path] = []
-    sweep = None
+    skipped: list[Path] = []
     for arg in paths:
         path = Path(arg).expanduser()
         if path.exists():
@@ -63,25 +62,40 @@ def find_runs(paths: list[str]) -> tuple[list[Path], Path | None]:
                 raise SeqlabError(f"no run folder matches '{arg}'")
         else:
             raise SeqlabError(f"no such run folder, sweep folder or glob: '{arg}'")
-        runs = [r for m in matches for r in _runs_under(m, MAX_DEPTH)]
+        runs = []
+        for match in matches:
+            runs += runs_under(match, skipped)
         if not runs:
-            raise SeqlabError(f"'{arg}' holds no seqlab run (no {', '.join(RUN_FILES)} in it or in "
-                              f"its subfolders up to {MAX_DEPTH} levels down)")
+            raise SeqlabError(f"'{arg}' holds no seqlab run (no {', '.join(RUN_FILES)} in it or in any "
+                              "folder below it)")
         found += runs
-        if len(paths) == 1 and matches == [path] and not is_run(path):
-            sweep = path
     unique = list({p.resolve(): p for p in found}.values())  # the same run named twice counts once
-    return unique, sweep
+    return unique, skipped
 
 
-def _runs_under(path: Path, depth: int) -> list[Path]:
+def runs_under(path: Path, skipped: list[Path] | None = None) -> list[Path]:
+    """Every run folder at or below `path` (a run's own subfolders are not searched); folders
+    at the bottom of the tree that are no run are appended to `skipped`."""
     if is_run(path):
         return [path]
-    if depth == 0 or not path.is_dir():
+    if not path.is_dir():
         return []
     children = sorted((c for c in path.iterdir() if c.is_dir() and not c.name.startswith(".")),
                       key=_natural)
-    return [r for c in children for r in _runs_under(c, depth - 1)]
+    if not children and skipped is not None:
+        skipped.append(path)
+    return [r for c in children for r in runs_under(c, skipped)]
+
+
+def require_run(path: Path) -> None:
+    """A folder that holds runs but is none (a sweep or date folder) -> an error naming them."""
+    path = Path(path)
+    if not path.is_dir() or is_run(path):
+        return  # a run, a checkpoint folder or nothing: the loader's own errors say the rest
+    inside = runs_under(path)
+    if inside:
+        shown = ", ".join(str(p) for p in inside[:10]) + (f" and {len(inside) - 10} more" if len(inside) > 10 else "")
+        raise SeqlabError(f"'{path}' is not a run folder but holds {len(inside)} run(s); name one: {shown}")
 
 
 def _natural(path: Path) -> tuple:

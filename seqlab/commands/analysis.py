@@ -6,12 +6,9 @@ imports happen inside the functions so that `seqlab --help` answers at once.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
-
-from seqlab.errors import SeqlabError
 
 
 def flops(
@@ -42,11 +39,6 @@ def flops(
     flops_command(list(overrides or []), seq_len, batch, fmt, plot, not no_measure, vocab_size=vocab_size)
 
 
-def _analysis_png(name: str) -> Path:
-    """Default figure path: outputs/analysis/NAME under SEQLAB_OUTPUTS (default outputs)."""
-    return Path(os.environ.get("SEQLAB_OUTPUTS", "outputs")) / "analysis" / name
-
-
 def gates(
     preset: str | None = typer.Option(
         None, "--preset", "-p",
@@ -72,24 +64,10 @@ def gates(
 
     All four exercises: [bold]seqlab gates --grid[/]
     """
-    values = {"x0": x0, "x1": x1, "h0": h0, "h1": h1, "w_xr": w_xr, "w_hr": w_hr, "w_xz": w_xz,
-              "w_hz": w_hz, "w_xn": w_xn, "w_hn": w_hn}
-    from rich.console import Console
+    from seqlab.analysis.gates_report import gates_command
 
-    from seqlab.analysis import gates as g
-
-    if grid:
-        if preset or any(v is not None for v in values.values()):
-            raise SeqlabError("--grid draws the four presets as they are; drop --preset and the value options")
-        path, rows = g.plot_grid(out or _analysis_png("gates_grid.png"))
-    else:
-        settings = g.settings_for(preset, **values)
-        name = preset or "custom"
-        path = g.plot_gates(settings, out or _analysis_png(f"gates_{name}.png"),
-                            g.PRESETS[preset].summary if preset else "")
-        rows = [(name, g.gate_values(settings))]
-    Console().print(g.values_table(rows))
-    typer.echo(f"wrote {path}")
+    gates_command(preset, grid, {"x0": x0, "x1": x1, "h0": h0, "h1": h1, "w_xr": w_xr, "w_hr": w_hr,
+                                 "w_xz": w_xz, "w_hz": w_hz, "w_xn": w_xn, "w_hn": w_hn}, out)
 
 
 def gradients(
@@ -105,7 +83,8 @@ def gradients(
                                    help="With --run: also each run's config freshly initialised (dashed)."),
     checkpoint: str = typer.Option("last", "--checkpoint", help="Which checkpoint of a --run: last or best."),
     text: Path | None = typer.Option(
-        None, "--text", help="Real windows from this text (.txt, or .jsonl with a text field) instead of random ids."),
+        None, "--text", help="Real windows from this text (.txt, or .jsonl with a text field; a folder: its "
+                             "validation.jsonl) instead of random ids."),
     vocab_size: int = typer.Option(
         86, "--vocab-size", help="Range of the random ids for random-init models without --text (TinyStories: 86)."),
     sweep_spectral: bool = typer.Option(
@@ -121,8 +100,7 @@ def gradients(
 ) -> None:
     """Gradient flow through time: ||dL_T/dh_t|| for t = 1..T, L_T the loss at the last step only.
 
-    Measured on the scratch path (fused weights are copied in); for stacked models, the top
-    layer's h_t. Prints the per-step decay factor of a log-linear fit (< 1: vanishing).
+    Measured on the scratch path (fused weights are copied in); for stacked models, the top layer's h_t. Prints the per-step decay factor of a log-linear fit (< 1: vanishing).
 
     Example: [bold]seqlab gradients model=rnn,gru,lstm --seq-len 50[/]
 
@@ -130,63 +108,32 @@ def gradients(
 
     Vanishing vs exploding: [bold]seqlab gradients --sweep-spectral --activation identity[/]
     """
-    if checkpoint not in ("last", "best"):
-        raise SeqlabError(f"--checkpoint must be last or best, got '{checkpoint}'")
-    from rich.console import Console
+    from seqlab.analysis.gradients_report import GradientRequest, gradients_command
 
-    from seqlab.analysis import gradients as gr
-
-    overrides = list(overrides or [])
-    inputs = gr.Inputs(batch_size, seq_len, seed, text, vocab_size)
-    names, rest = gr.split_models(overrides)
-    reference, styles = None, {}
-    if sweep_spectral:
-        if run or names:
-            raise SeqlabError("--sweep-spectral builds its own Elman RNNs; drop --run and model=")
-        try:
-            rhos = [float(r) for r in radii.split(",") if r.strip()]
-        except ValueError:
-            raise SeqlabError(f"--radii must be comma-separated numbers, got '{radii}'") from None
-        from seqlab.engine.launch import compose
-
-        sizes = compose(["model=rnn", *rest]).model
-        flows, reference = gr.sweep_spectral(inputs, rhos, activation, orthogonal, sizes.embed_size,
-                                             sizes.hidden_size, seed)
-        what = f"Elman RNN, W_hh rescaled to spectral radius rho ({'orthogonal' if orthogonal else 'random'})"
-    else:
-        if not names and not run:
-            overrides = ["model=rnn,gru,lstm", *rest]
-        flows = gr.measure(overrides, inputs, list(run or []), checkpoint, with_init, seed)
-        styles = {f.label: "--" for f in flows if f.label.endswith("(init)")}
-        what = ("trained runs (solid) vs fresh init (dashed)" if run and with_init
-                else "trained runs" if run else "recurrent LMs at random init")
-    source = f"windows of {text.name}" if text else "random ids"
-    title = f"{what}; T={seq_len}, batch {batch_size} of {source}; loss at t=T only"
-    path = gr.plot_flows(flows, out or _analysis_png(
-        "gradient_flow_spectral.png" if sweep_spectral else "gradient_flow.png"), title, reference, styles)
-    numbers = gr.save_numbers(flows, path.with_suffix(".json"), {"title": title, "seq_len": seq_len,
-                                                                 "batch_size": batch_size, "seed": seed})
-    Console().print(gr.flows_table(flows))
-    typer.echo(f"wrote {path} and {numbers}")
+    request = GradientRequest(list(overrides or []), seq_len, batch_size, list(run or []), with_init, checkpoint,
+                              text, vocab_size, sweep_spectral, radii, activation, orthogonal, seed)
+    gradients_command(request, out)
 
 
 def compare(
     paths: list[str] = typer.Argument(
         ..., metavar="RUN_DIR... | SWEEP_DIR | GLOB",
-        help="Run folders, a sweep folder (its runs, found up to 3 levels down) or a quoted glob."),
+        help="Run folders, any folder holding runs (a sweep, a date folder, outputs/: searched all the way "
+             "down) or a quoted glob."),
     x: str = typer.Option("step", "--x", help="x axis of the plot: step, tokens, time (wall seconds) or flops."),
     metric: str = typer.Option(
         "val_loss", "--metric",
         help="What to plot and sort by: val_loss, train_loss, val_bpc, val_bpb (bits per byte: compares tokenizers), accuracy (val_acc) or val_seq_acc."),
-    smooth: float = typer.Option(0.6, "--smooth", help="EMA weight of the past for training curves, in [0, 1)."),
-    log: bool = typer.Option(False, "--log", help="Log scale for the y axis."),
+    smooth: float = typer.Option(0.6, "--smooth", help="Debiased EMA weight of the past for training curves, in [0, 1)."),
+    log: bool = typer.Option(False, "--log", help="Log scale for the y axis (and the x axis for tokens and flops)."),
     out: Path | None = typer.Option(
         None, "--out", "-o",
-        help="Folder for compare.png/.md/.csv (default: the sweep folder, else outputs/compare/<date>/<time>)."),
+        help="Folder for compare.png/.md/.csv (default: a new outputs/compare/<date>/<time>; the folders "
+             "read are never written to)."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
-    Runs still going or with a broken file are used as far as they go, with a warning.
+    Says how many runs it found and which folders below the arguments hold none. Runs still going or with a broken file are used as far as they go, with a warning.
 
     Example: [bold]seqlab compare outputs/multirun/2026-11-26/14-00-00[/]
 
@@ -201,7 +148,8 @@ def eval_(
     run: Path = typer.Argument(..., help="A run folder of a language-model run (or its checkpoint/step_N folder)."),
     source: str | None = typer.Option(
         None, "--source",
-        help="Text to score: a hub name or a local folder shaped like TinyStories (default: the run's task.source)."),
+        help="Text to score: a folder shaped like TinyStories, one file of it (its text is the split) or a "
+             "hub name (default: the run's task.source)."),
     split: str = typer.Option("validation", "--split", help="validation, test or train."),
     checkpoint: str = typer.Option("last", "--checkpoint", help="Which checkpoint of the run: last or best."),
     batches: str | None = typer.Option(

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import typer
 
-from seqlab.errors import SeqlabError
-
 
 def sample(
     run: Path = typer.Argument(..., help="A run folder (or its checkpoint/step_N folder)."),
-    prompt: str = typer.Option("Once upon a time", "--prompt", "-p", help="Text to continue."),
+    prompt: str = typer.Option("Once upon a time", "--prompt", "-p",
+                               help='Text to continue; "" starts a new story (from the story separator).'),
     max_new_tokens: int = typer.Option(500, "--max-new-tokens", "-n", help="Characters to generate per sample."),
     temperature: float = typer.Option(0.8, "--temperature", "-t", help="Softmax temperature (> 0)."),
     top_k: int = typer.Option(0, "--top-k", help="Sample from the k most likely characters only (0 = off)."),
@@ -35,36 +34,10 @@ def sample(
 
     Synthetic task: [bold]seqlab sample RUN --source "3 1 4 1 5"[/]
     """
-    from seqlab.sampling import check_sampling_args
+    from seqlab.sample_command import SampleRequest, sample_command
 
-    check_sampling_args(max_new_tokens, temperature, top_k, top_p, num_samples)
-    if checkpoint not in ("last", "best"):
-        raise SeqlabError(f"--checkpoint must be last or best, got '{checkpoint}'")
-    from seqlab.engine.checkpoint import load_checkpoint
-    from seqlab.engine.device import resolve_device
-    from seqlab.sampling import sample_texts
-
-    dev = resolve_device(device)
-    ckpt = load_checkpoint(run, checkpoint, dev)
-    from omegaconf import OmegaConf
-
-    from seqlab.registry import TASKS
-
-    task = ckpt.meta.get("task", "tinystories")
-    if source is not None or (task in TASKS and TASKS[task].kind != "lm"):
-        if source is None:  # free-text sampling means nothing to a copy or sort model
-            raise SeqlabError(f"this run learned task '{task}': give it a source, e.g. --source \"3 1 4 1 5\"")
-        from seqlab.tasks.synthetic import translate
-
-        model_cfg = OmegaConf.create(ckpt.meta["config"]["model"])
-        typer.echo(translate(ckpt.model, ckpt.vocab, source, task, model_cfg, dev))
-        return
-    texts = sample_texts(ckpt.model, ckpt.vocab, prompt, num_samples, max_new_tokens, temperature,
-                         top_k, top_p, seed, dev, allow_unknown)
-    for i, text in enumerate(texts):
-        if num_samples > 1:
-            typer.secho(f"--- sample {i + 1} ---", fg="cyan", err=True)
-        typer.echo(text)
+    request = SampleRequest(prompt, max_new_tokens, temperature, top_k, top_p, num_samples, seed, allow_unknown)
+    sample_command(run, request, source, checkpoint, device)
 
 
 def attention(
@@ -78,7 +51,9 @@ def attention(
     Example: [bold]seqlab attention outputs/2026-11-26/12-00-00_transformer_tinystories --text "Lily said,"[/]
     """
     from seqlab.analysis.attention import attention_for_run
+    from seqlab.analysis.runs import require_run
     from seqlab.engine.device import resolve_device
 
+    require_run(run)
     path = attention_for_run(run, text, out or run / "attention.png", resolve_device(device))
     typer.echo(str(path))

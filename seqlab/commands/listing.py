@@ -1,4 +1,4 @@
-"""Commands that list the registry: models, tasks.
+"""Commands that list what can be run: models, tasks, experiments.
 
 Each function is one `seqlab` command, registered on the app in seqlab/cli.py. Heavy
 imports happen inside the functions so that `seqlab --help` answers at once.
@@ -32,3 +32,16 @@ def tasks() -> None:
 
     for name, spec in sorted(TASKS.items()):
         typer.echo(f"{name:<22}[{spec.kind}] {spec.summary}")
+
+
+def experiments() -> None:
+    """List the experiments in conf/experiment/ (and your config dirs), one line each.
+
+    Run one with [bold]seqlab train -m +experiment=NAME[/]
+
+    Example: [bold]seqlab experiments[/]
+    """
+    from seqlab.config.experiments import experiment_summaries
+
+    for name, summary in experiment_summaries():
+        typer.echo(f"{name:<24}{summary}")

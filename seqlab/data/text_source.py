@@ -31,6 +31,10 @@ def open_source(source: str, what: str = "task.source") -> Any:
     if looks_local and not local.exists():
         raise SeqlabError(f"{what}: no such folder or file '{source}'")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if not local.exists():  # a hub name: offline, fail in a second rather than after retries
+        from seqlab.data.hub import offline_unless_reachable
+
+        offline_unless_reachable()
     import datasets
 
     # After the import (the libraries set their own levels on import): their retry

@@ -63,7 +63,9 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, with_hyd
     except Exception as err:  # Hydra and OmegaConf raise many kinds; all are input errors here
         if debug_mode():
             raise
-        raise SeqlabError(one_line(err)) from None
+        from seqlab.config.hints import explain  # issue 18: Hydra's grammar errors, with the fix
+
+        raise SeqlabError(explain(one_line(err), list(overrides))) from None
 
 
 def quote(value: str) -> str:
@@ -155,12 +157,15 @@ def _train_job(cfg) -> float | None:
     failed write), signals with 130/143."""
     from hydra.core.hydra_config import HydraConfig
 
+    from seqlab.config.advice import announce_run  # train.log + warnings at run start
     from seqlab.engine.dist_launch import train as train_in_processes
     from seqlab.engine.distributed import env_context
     from seqlab.engine.trainer import TrainingStopped
 
     out = Path(HydraConfig.get().runtime.output_dir)
     rank = env_context()
+    if rank is None or rank.is_main:
+        announce_run(cfg, out)
     try:
         with claim_run_folder(out, resuming=bool(cfg.trainer.resume), writer=rank is None or rank.is_main):
             summary, code = train_in_processes(cfg, out)

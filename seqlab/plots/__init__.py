@@ -1,20 +1,20 @@
-"""One matplotlib set-up for every picture seqlab draws: files only, quiet, atomic writes.
+"""The one matplotlib set-up every seqlab figure goes through.
 
-Both the engine (loss.png) and the readers (compare, flops, attention, gates) draw
-through here, so the backend, the logging level and the write-then-rename live once.
+Figures are files only (the Agg backend: no display needed, works over ssh and in
+workers), matplotlib's font-cache chatter stays out of train.log, and a PNG is written
+through a temporary name so a reader (a browser refreshing loss.png mid-run) never sees
+half a file. Imported lazily by the plotting functions: `seqlab --help` never loads it.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from pathlib import Path
 from typing import Any
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed), without font-cache chatter."""
-    import logging
-
+    """matplotlib.pyplot on the Agg backend, quiet."""
     import matplotlib
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
@@ -24,23 +24,28 @@ def pyplot() -> Any:
     return plt
 
 
-def figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (7, 4.2), dpi: int = 110) -> tuple[Any, Any]:
-    """(fig, axes) like plt.subplots."""
-    return pyplot().subplots(rows, cols, figsize=size, dpi=dpi)
-
-
-def save(fig: Any, path: Path | str, **savefig_kw: Any) -> Path:
-    """Write `fig` to `path` through a temp file and a rename (a reader never sees half a PNG),
-    then free it."""
+def new_figure(rows: int, cols: int, size: tuple[float, float], dpi: int = 110, **kwargs: Any):
+    """(pyplot, figure, 2-D array of axes) for a rows x cols grid of `size` inches."""
     plt = pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=dpi, squeeze=False, **kwargs)
+    return plt, fig, axes
+
+
+def save_figure(plt: Any, fig: Any, path: Path, tight: bool = True, **savefig: Any) -> Path:
+    """Write the PNG atomically (temporary name, then rename) and close the figure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix or '.png'}")
-    try:
+    if tight and fig.get_layout_engine() is None:
         fig.tight_layout()
-        fig.savefig(tmp, **savefig_kw)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, format="png", **savefig)
+    plt.close(fig)
+    tmp.replace(path)
     return path
+
+
+def analysis_path(name: str) -> Path:
+    """Default path of an analysis figure: outputs/analysis/NAME under SEQLAB_OUTPUTS."""
+    import os
+
+    return Path(os.environ.get("SEQLAB_OUTPUTS", "outputs")) / "analysis" / name

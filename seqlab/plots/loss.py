@@ -1,4 +1,4 @@
-"""Loss curves of one run."""
+"""Loss curves of one run (loss.png), and the smoothing every training curve shares."""
 
 from __future__ import annotations
 
@@ -7,29 +7,33 @@ from typing import Any
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
-    """Exponential moving average; alpha is the weight of the past (0 = no smoothing)."""
-    out, avg = [], None
-    for v in values:
-        avg = v if avg is None else alpha * avg + (1 - alpha) * v
-        out.append(avg)
+    """Debiased exponential moving average; alpha is the weight of the past (0 = no smoothing).
+
+    A plain EMA started at 0 (or at the first value) lags the start of a falling curve: the
+    first losses dominate it for ~1/(1-alpha) points and it sits far above the raw loss. As
+    in TensorBoard and Adam, the average starts at 0 and is divided by 1 - alpha^n, the weight
+    the n values seen so far carry, so point n is a true weighted mean of values 1..n.
+    """
+    out, avg = [], 0.0
+    for n, v in enumerate(values, start=1):
+        avg = alpha * avg + (1 - alpha) * v
+        out.append(avg / (1 - alpha ** n) if alpha > 0 else v)
     return out
+
+
+TRAIN_SMOOTHING = 0.8  # EMA weight of the past for loss.png's training curve
 
 
 def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> None:
     """Train loss (raw, faint, and smoothed) and validation loss against step."""
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in train.log
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    from seqlab.plots import new_figure, save_figure
 
     train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
     val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
     acc = [(r["step"], r.get("val_acc"), r.get("val_seq_acc")) for r in records if r.get("val_acc") is not None]
     if acc:  # synthetic tasks: accuracy beside the loss
-        fig, (ax, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+        plt, fig, axes = new_figure(1, 2, (11, 4.2))
+        ax, ax_acc = axes[0]
         steps, tok, seq = zip(*acc)
         ax_acc.plot(steps, tok, "o-", label="token accuracy")
         if any(v is not None for v in seq):
@@ -40,22 +44,21 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
         ax_acc.grid(alpha=0.3)
         ax_acc.legend()
     else:
-        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+        plt, fig, axes = new_figure(1, 1, (7, 4.2))
+        ax = axes[0][0]
     if train:
         steps, losses = zip(*train)
-        ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=1)
-        ax.plot(steps, ema(list(losses), 0.8), color="tab:blue", lw=1.6, label="train (EMA)")
+        ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=1, label="train (raw)")
+        ax.plot(steps, ema(list(losses), TRAIN_SMOOTHING), color="tab:blue", lw=1.6,
+                label=f"train (EMA {TRAIN_SMOOTHING:g}, debiased)")
     if val:
         steps, losses = zip(*val)
         ax.plot(steps, losses, "o-", color="tab:orange", lw=1.8, ms=4, label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats / token)")
+    unit = "char" if any(r.get("val_bpc") is not None for r in records) else "token"  # bpc: char-level
+    ax.set_ylabel(f"cross-entropy (nats / {unit})")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     if train or val:
         ax.legend()
-    fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(plt, fig, path)

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from seqlab.models.generate import generate
 from seqlab.models.modes import eval_mode
-from seqlab.plots import figure, save
 from seqlab.tasks.base import Batch, PairBatch, Task
 from seqlab.tasks.synthetic_data import SEP, ExampleSource
 from seqlab.tasks.vocab import CharVocab
@@ -172,9 +171,12 @@ class SyntheticTask(Task):
 
 def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title: str = "") -> Path:
     """Heatmap of (len(output), len(source)) attention weights, rows summing to 1 (Bahdanau Fig. 3)."""
+    from seqlab.plots import new_figure, save_figure
+
     w = weights.detach().float().cpu().numpy()
     side = min(max(0.22 * max(w.shape), 3.0), 12.0)
-    fig, ax = figure(size=(side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
+    plt, fig, axes = new_figure(1, 1, (side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
+    ax = axes[0][0]
     im = ax.imshow(w, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="equal")
     ax.set_xticks(range(len(source)), list(source), fontsize=7)
     ax.set_yticks(range(len(output)), list(output), fontsize=7)
@@ -182,4 +184,4 @@ def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title:
     ax.set_ylabel("output (greedy)")
     ax.set_title(title, fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.7)
-    return save(fig, path)
+    return save_figure(plt, fig, path)

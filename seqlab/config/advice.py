@@ -1,0 +1,45 @@
+"""What a run should say before it starts: settings that are valid but probably not meant.
+
+Each warning is one line, logged on the `seqlab` logger: Hydra's job logging (conf/config.yaml)
+prints warnings on stderr and writes everything into the run folder's train.log, which also
+gets the run's command line and folder, so the log says how the run was started.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from omegaconf import OmegaConf
+
+log = logging.getLogger("seqlab")
+
+
+def config_warnings(cfg: Any) -> list[str]:
+    """One line per setting that trains something other than the user probably expects."""
+    warnings = []
+    block = OmegaConf.select(cfg, "model.block_size")
+    seq_len = OmegaConf.select(cfg, "task.seq_len")
+    if isinstance(block, int) and isinstance(seq_len, int) and seq_len < block:
+        # A decoder trained on windows of seq_len never sees positions seq_len..block-1:
+        # their embeddings stay random and samples fall apart after seq_len characters.
+        warnings.append(f"task.seq_len={seq_len} is shorter than model.block_size={block}: positions "
+                        f"{seq_len}-{block - 1} never train and samples degrade after {seq_len} characters; "
+                        f"train with task.seq_len={block} (or set model.block_size={seq_len})")
+    return warnings
+
+
+def announce_run(cfg: Any, run_dir: Any) -> None:
+    """Log the command line and folder (train.log) and the config warnings (stderr and train.log)."""
+    from seqlab.config.validate import validate_config
+    from seqlab.errors import SeqlabError
+
+    log.info("seqlab %s", " ".join(sys.argv[1:]))
+    log.info("run folder: %s", run_dir)
+    try:
+        validate_config(cfg)
+    except SeqlabError:
+        return  # the trainer reports the error, as its one line: no warning before it
+    for line in config_warnings(cfg):
+        log.warning(line)
