@@ -129,8 +129,8 @@ def test_callback_order(corpus, tmp_path):
     summary = tiny_trainer(corpus, tmp_path, callbacks=[*default_callbacks(), Recorder(log)]).fit()
     assert summary["status"] == "completed"
     assert log[0] == ("fit_start", 0)
-    # on_eval comes from inside the step (after the checkpoint of that step), then the record is logged
-    assert log[5:8] == [("eval", 5, 5), ("step_end", 5, True), ("log", 5)]
+    # the step's record is logged, then on_eval sees the checkpoint of that step already written
+    assert log[5:8] == [("step_end", 5, True), ("log", 5), ("eval", 5, 5)]
     assert [e for e in log if e[0] == "log"] == [("log", 5), ("log", 10)]
     assert log[-4:] == [("train_end", "completed"), ("summary", "completed"), ("fit_end", True), ("close",)]
 

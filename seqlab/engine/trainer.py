@@ -153,6 +153,8 @@ class Trainer:
                     if result.record is not None:
                         self.records.append(result.record)
                         self.callbacks.fire("on_log", self, result.record)
+                    if result.evaluate:  # after its record is on disk: then checkpoint, samples, plots
+                        self.callbacks.fire("on_eval", self, s.last_eval)
                     if self._stop_requested(stop.signum is not None):
                         self.status = "interrupted"
             if self.status == "running":

@@ -1,9 +1,10 @@
 """The callbacks a training run is made of; `default_callbacks` is their order.
 
 Order matters where one reads what another wrote: the training record is started before
-the FLOP meter adds to it and before an evaluation adds its metrics; the checkpoint is
-written before samples and pictures, which may fail without costing it; trackers and
-the progress line see each record after metrics.jsonl has it.
+the FLOP meter adds to it and before an evaluation adds its metrics; metrics.jsonl gets the
+record before a checkpoint of its step is written, and the checkpoint comes before samples
+and pictures, which may fail without costing it; trackers and the progress line see each
+record after metrics.jsonl has it.
 """
 
 from __future__ import annotations
@@ -22,5 +23,5 @@ __all__ = ["Callback", "CallbackList", "default_callbacks"]
 
 def default_callbacks() -> list[Callback]:
     """Every run's callbacks, in the order they are called."""
-    return [TrainMetrics(), FlopMeter(), Evaluator(), Checkpointer(), SampleWriter(), TaskArtifacts(),
-            LossPlot(), MetricsFile(), ProgressDisplay()]
+    return [TrainMetrics(), FlopMeter(), Evaluator(), MetricsFile(), Checkpointer(), SampleWriter(),
+            TaskArtifacts(), LossPlot(), ProgressDisplay()]

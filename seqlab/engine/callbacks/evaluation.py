@@ -1,4 +1,4 @@
-"""Held-out evaluation at its cadence; announces the metrics to the other callbacks."""
+"""Held-out evaluation at its cadence; the Trainer then announces the metrics (on_eval)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 class Evaluator(Callback):
     """On an evaluation step: the task's metrics (under the run's precision), the best-so-far
-    bookkeeping, then `on_eval` for every callback (checkpoint first), then the metrics
-    join the step's record."""
+    bookkeeping, and the metrics joined to the step's record. The Trainer logs that record,
+    then fires `on_eval` (checkpoint first): a checkpoint never exists without its record."""
 
     def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
         if not result.evaluate:
@@ -27,6 +27,5 @@ class Evaluator(Callback):
         trainer.eval_improved = s.best_val_loss is None or metrics["val_loss"] < s.best_val_loss
         if trainer.eval_improved:
             s.best_val_loss, s.best_val_bpc = metrics["val_loss"], metrics.get("val_bpc")
-        trainer.callbacks.fire("on_eval", trainer, metrics)
         if result.record is not None:
             result.record.update(metrics)

@@ -15,8 +15,7 @@ class LossPlot(Callback):
     critical = False
 
     def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        # The step's own record is logged after the evaluation: draw its validation point now.
-        trainer.run.plot_losses(trainer.records + [{"step": trainer.state.step, **metrics}])
+        trainer.run.plot_losses(trainer.records)  # the step's record, with its metrics, is in already
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         trainer.run.plot_losses(trainer.records)

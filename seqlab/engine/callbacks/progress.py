@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
 
 from seqlab.engine.callbacks.base import Callback
 
@@ -30,7 +33,9 @@ class ProgressDisplay(Callback):
         trainer.progress.stop()  # the bar's last state first, then the run's last lines
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
-        trainer.print(final_line(summary, trainer.task.headline, str(trainer.run.path)))
+        line = final_line(summary, trainer.task.headline, str(trainer.run.path))
+        trainer.print(line)
+        logging.getLogger("seqlab").info(Text.from_markup(line).plain)  # train.log keeps the outcome too
         status, step = summary["status"], summary["steps"]
         if status == "diverged":
             trainer.print(f"[red]diverged at step {step}: the last good checkpoint is in {trainer.run.checkpoints}")
