@@ -315,3 +315,11 @@ def test_training_again_into_a_run_is_refused(corpus, straight, tmp_path):
     result = run_cli("train", f"task.source={corpus}", *TINY, f"hydra.run.dir={run}", cwd=tmp_path)
     one_line_exit_2(result, f"'{run}' already holds a run; continue it with `seqlab resume {run}`")
     assert losses(run) == losses(straight)
+
+
+def test_reproduce_resumes_a_run_whose_write_failed(tmp_path):
+    from seqlab.reproduce import PlannedRun, command_for
+
+    (tmp_path / "summary.json").write_text('{"status": "failed", "error": "could not write ..."}\n')
+    command = command_for(PlannedRun("exp", ["+experiment=exp"], tmp_path, 1.0), threads=1)
+    assert command[3:5] == ["resume", str(tmp_path)]  # training it afresh would be refused
