@@ -233,8 +233,9 @@ def test_resume_auto_starts_fresh_then_continues(corpus, tmp_path):
 @pytest.mark.slow
 def test_a_sweep_through_the_submitit_local_launcher(corpus, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    result = run_cli("train", "-m", "hydra/launcher=submitit_local", f"task.source={corpus}", *TINY,
-                     "model.hidden_size=16,24", cwd=tmp_path, timeout=300)
+    result = run_cli("train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
+                     f"task.source={corpus}", *TINY, "model.hidden_size=16,24", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    done = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*/summary.json"))
-    assert len(done) == 2 and all(json.loads(p.read_text())["status"] == "completed" for p in done)
+    done = [json.loads(p.read_text()) for p in sorted((tmp_path / "outputs" / "multirun").glob("*/*/*/summary.json"))]
+    assert len(done) == 2 and all(s["status"] == "completed" for s in done)
+    assert all(s["world_size"] == 2 for s in done)  # a job's two tasks trained one run together

@@ -54,6 +54,11 @@ def train(cfg: Any, run_dir: Path) -> tuple[dict[str, Any] | None, int]:
     from seqlab.engine.trainer import Trainer
 
     ctx = env_context()
+    if ctx is not None:  # a submitit task joins here; torchrun ranks joined in join_outside_launcher
+        from seqlab.engine.device import resolve_device
+
+        t = cfg.trainer
+        init_process_group(ctx, resolve_device(cfg.device, ctx.local_rank), t.dist_backend, t.dist_timeout_s)
     if ctx is None and cfg.trainer.devices > 1:
         code = train_on_devices(cfg, run_dir, cfg.trainer.devices)
         summary = run_dir / "summary.json"

@@ -42,11 +42,29 @@ SINGLE = DistContext()
 
 
 def env_context() -> DistContext | None:
-    """The context an outside launcher (torchrun, a submitit task) put in the environment, if any."""
+    """The context an outside launcher put in the environment, if any: torchrun's RANK /
+    WORLD_SIZE, or a multi-task submitit job (tasks_per_node > 1), whose tasks become the ranks
+    of one run (rendezvous on the job's first host, at a port derived from the job id)."""
+    if "RANK" not in os.environ and os.environ.get("SUBMITIT_EXECUTOR"):
+        _export_submitit_ranks()
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
         return DistContext(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
                            int(os.environ.get("LOCAL_RANK", os.environ["RANK"])))
     return None
+
+
+def _export_submitit_ranks() -> None:
+    """torchrun's variables from submitit's job environment (nothing for a one-task job)."""
+    import submitit
+
+    job = submitit.JobEnvironment()
+    if job.num_tasks < 2:
+        return
+    digits = "".join(c for c in str(job.job_id) if c.isdigit()) or "0"
+    os.environ.update({"RANK": str(job.global_rank), "WORLD_SIZE": str(job.num_tasks),
+                       "LOCAL_RANK": str(job.local_rank)})
+    os.environ.setdefault("MASTER_ADDR", job.hostnames[0])
+    os.environ.setdefault("MASTER_PORT", str(20000 + int(digits[-6:]) % 20000))
 
 
 def backend_for(device: torch.device, override: str | None) -> str:
