@@ -92,7 +92,7 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
 def command_for(run: PlannedRun, threads: int) -> list[str]:
     from seqlab.engine.launch import quote
 
-    if run.status() in ("partial", "interrupted"):
+    if run.status() in ("partial", "interrupted", "failed"):  # failed: a write failed (disk full); resumable
         return [sys.executable, "-m", "seqlab", "resume", str(run.folder), f"threads={threads}"]
     return [sys.executable, "-m", "seqlab", "train", *run.overrides, f"threads={threads}",
             f"hydra.run.dir={quote(str(run.folder))}"]

@@ -16,6 +16,7 @@ import pytest
 from conftest import TINY, run_cli
 from test_robustness import assert_same_run, last_weights, losses, one_line_exit_2, only_run
 
+from seqlab.engine.rundir import RunDir
 from seqlab.engine.runfolder import claim_run_folder, reserve_folder
 from seqlab.engine.runlock import RunBusyError, RunLock
 from seqlab.errors import RunWriteError, SeqlabError
@@ -107,9 +108,15 @@ def test_run_folder_that_cannot_be_made(corpus, tmp_path):
     (tmp_path / "a-file").write_text("not a folder\n")
     result = run_cli("train", f"task.source={corpus}", *TINY, "hydra.run.dir=a-file/run", cwd=tmp_path)
     one_line_exit_2(result, "cannot create run folder 'a-file/run': 'a-file' is a file")
-    result = run_cli("train", f"task.source={corpus}", *TINY, cwd=tmp_path,
-                     env={"SEQLAB_OUTPUTS": str(tmp_path / "a-file" / "outputs")})
-    one_line_exit_2(result, "a-file' is a file")
+
+
+def test_outputs_root_under_a_file(corpus, tmp_path, monkeypatch):
+    from seqlab.engine.launch import run_train
+
+    (tmp_path / "a-file").write_text("not a folder\n")
+    monkeypatch.setenv("SEQLAB_OUTPUTS", str(tmp_path / "a-file" / "outputs"))
+    with pytest.raises(SeqlabError, match="cannot create run folder '.*': '.*a-file' is a file"):
+        run_train([f"task.source={corpus}", *TINY])
 
 
 def test_a_read_only_file_system_is_one_line(tmp_path, monkeypatch):
@@ -151,8 +158,6 @@ def test_a_checkpoint_that_cannot_be_written_leaves_the_previous_one(tmp_path, m
 
 
 def test_metrics_that_cannot_be_written_name_the_file(tmp_path):
-    from seqlab.engine.rundir import RunDir
-
     run = RunDir(tmp_path)
     run.metrics.symlink_to("/dev/full")  # every write: ENOSPC
     with pytest.raises(RunWriteError, match=f"could not write metrics '{run.metrics}': No space left"):
@@ -179,8 +184,6 @@ def test_a_line_that_does_not_fit_is_cut_off_again(tmp_path, monkeypatch):
 
 
 def test_a_failed_write_marks_the_summary_failed(tmp_path):
-    from seqlab.engine.rundir import RunDir
-
     run = RunDir(tmp_path)
     run.write_summary({"status": "completed", "steps": 10})
     with pytest.raises(RunWriteError), run.failing_writes(lambda: {"status": "running", "steps": 20}):
@@ -247,6 +250,23 @@ def test_two_concurrent_resumes_one_proceeds(half, straight, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_writer_killed_with_sigkill_mid_run_leaves_no_lock(half, straight, tmp_path):
+    run = copy_of(half, tmp_path)
+    # A checkpoint every step: the kill lands among writes, and the run lasts long enough to be hit.
+    writer = popen_cli("resume", str(run), "trainer.max_steps=30", "trainer.checkpoint_every=1", cwd=tmp_path)
+    logged = RunDir(run, enabled=False).read_metrics  # skips a line being written
+    wait_for(lambda: writer.poll() is not None or (run / ".lock").exists() and logged()[-1]["step"] > 15)
+    writer.kill()
+    writer.wait()
+    if not (run / ".lock").exists():
+        pytest.skip("the run finished before the kill")
+    again = run_cli("resume", str(run), "trainer.max_steps=30", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert_same_run(run, straight)
+    assert not (run / ".lock").exists()
+
+
+@pytest.mark.slow
 def test_a_checkpoint_that_does_not_fit_stops_the_run_and_resumes_later(half, straight, tmp_path):
     import resource
 
@@ -295,3 +315,11 @@ def test_training_again_into_a_run_is_refused(corpus, straight, tmp_path):
     result = run_cli("train", f"task.source={corpus}", *TINY, f"hydra.run.dir={run}", cwd=tmp_path)
     one_line_exit_2(result, f"'{run}' already holds a run; continue it with `seqlab resume {run}`")
     assert losses(run) == losses(straight)
+
+
+def test_reproduce_resumes_a_run_whose_write_failed(tmp_path):
+    from seqlab.reproduce import PlannedRun, command_for
+
+    (tmp_path / "summary.json").write_text('{"status": "failed", "error": "could not write ..."}\n')
+    command = command_for(PlannedRun("exp", ["+experiment=exp"], tmp_path, 1.0), threads=1)
+    assert command[3:5] == ["resume", str(tmp_path)]  # training it afresh would be refused
