@@ -38,6 +38,25 @@ def corpus(tmp_path_factory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("tinystories"))
 
 
+ISOLATED = ("SEQLAB_CACHE", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session(tmp_path_factory):
+    """The same isolation for session- and module-scoped fixtures (they run before the per-test
+    one): no shared ~/.cache/seqlab, no network."""
+    base = tmp_path_factory.getbasetemp()
+    saved = {k: os.environ.get(k) for k in ISOLATED}
+    os.environ.update({"SEQLAB_CACHE": str(base / "seqlab-cache"), "HF_DATASETS_CACHE": str(base / "hf-cache"),
+                       "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     """Caches and outputs go to temp folders; nothing reaches the network."""
