@@ -20,13 +20,13 @@ ARGS ?=
 
 .PHONY: install train test test-fast lint bench reproduce clean
 
-install: $(STAMP) ## create .venv and install seqlab with its dev tools
+install: $(STAMP) ## create .venv and install seqlab with its dev tools, sweep launcher and trackers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev,sweep]"
+	$(BIN)/pip install --quiet -e ".[dev,sweep,tracking]"
 	touch $(STAMP)
 
 train: $(STAMP) ## train the default GRU on TinyStories (extra overrides: make train ARGS="model.hidden_size=512")

@@ -183,6 +183,8 @@ def compare(
     out: Path | None = typer.Option(
         None, "--out", "-o",
         help="Folder for compare.png/.md/.csv (default: the sweep folder, else outputs/compare/<date>/<time>)."),
+    tensorboard: Path | None = typer.Option(
+        None, "--tensorboard", help="Also write the runs' curves as one TensorBoard log folder here."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
@@ -195,6 +197,10 @@ def compare(
     from seqlab.analysis.compare import compare_command
 
     compare_command(list(paths), x, metric, smooth, log, out)
+    if tensorboard is not None:  # issue 15: the writer lives in seqlab/tracking/tb_export.py
+        from seqlab.tracking.tb_export import export_tensorboard
+
+        export_tensorboard(list(paths), tensorboard)
 
 
 def eval_(

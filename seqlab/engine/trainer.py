@@ -85,6 +85,11 @@ class Trainer:
         if resume_from is not None:
             self._resume(resume_from)
         self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
+        # --- tracking glue (issue 15): the callback engine replaces this with its callback list.
+        from seqlab.tracking import build_trackers
+
+        self.trackers = build_trackers(cfg) if self.is_main else []  # trackers are rank-0 only
+        # --- end tracking glue
 
     def _flop_budget(self) -> tuple[float | None, float | None]:
         """Analytic training FLOPs per token (written to flops.json) and the device's peak FLOP/s."""
@@ -122,6 +127,8 @@ class Trainer:
                        f"{self.params:,} parameters, device {self.device}{resumed}, run folder {self.run.path}")
         start, wall_before, status = time.perf_counter(), s.wall_time_s, "running"
         self._loss_sum = torch.tensor(s.loss_sum, device=self.device)  # on device: no sync per step
+        for tracker in self.trackers:  # tracking glue (issue 15): on_fit_start
+            tracker.on_fit_start(self)
         with GracefulStop() as stop, progress:
             while s.step < t.max_steps and status == "running":
                 step_start = time.perf_counter()
@@ -151,9 +158,14 @@ class Trainer:
                     self._loss_sum.zero_()
                     s.loss_count = 0
                     if evaluating:
-                        record.update(self._evaluate())
+                        metrics = self._evaluate()
+                        record.update(metrics)
+                        for tracker in self.trackers:  # tracking glue (issue 15): on_eval
+                            tracker.on_eval(self, metrics)
                     self.records.append(record)
                     self.run.log(record)
+                    for tracker in self.trackers:  # tracking glue (issue 15): on_log
+                        tracker.on_log(self, record)
                     progress.update(s.step, record["train_loss"], (s.last_eval or {}).get("val_loss"),
                                     record["tokens_per_s"], record.get("mfu"))
                 if not evaluating and t.checkpoint_every and s.step % t.checkpoint_every == 0:
@@ -167,6 +179,8 @@ class Trainer:
         summary = self._summary(status)
         self.run.write_summary(summary)
         self.run.plot_losses(self.records)
+        for tracker in self.trackers:  # tracking glue (issue 15): on_fit_end
+            tracker.on_fit_end(self, summary)
         progress.print(self._final_line(summary))
         if status == "diverged":
             progress.print(f"[red]diverged at step {s.step}: the last good checkpoint is in {self.run.checkpoints}")
