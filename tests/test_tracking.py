@@ -4,6 +4,8 @@ with the run folder (metrics.jsonl is the truth); resume, failures and the CLI e
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -174,7 +176,8 @@ def test_mlflow_server_holds_a_sweep(tmp_path, corpus):
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
          "--artifacts-destination", str(store / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"], cwd=store, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--workers", "1"], cwd=store, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)  # its own process group: the uvicorn workers stop with it
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -214,8 +217,12 @@ def test_mlflow_server_holds_a_sweep(tmp_path, corpus):
         sizes = sorted(r.data.params["model.hidden_size"] for r in children.values())
         assert sizes == ["16", "32"]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 @pytest.mark.slow
