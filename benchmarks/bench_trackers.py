@@ -8,7 +8,7 @@ start and end included). MLflow writes to a sqlite store in a temporary folder. 
 CPU may be shared with other work: alternating and taking medians keeps the comparison
 fair, but single numbers still wobble.
 
-    python benchmarks/bench_trackers.py [--steps 2000] [--repeats 3]
+    python benchmarks/bench_trackers.py [--steps 2000] [--repeats 3] [--threads 1]
 Needs SEQLAB_TINYSTORIES (or task.source) pointing at TinyStories; `make bench` sets it.
 """
 
@@ -38,9 +38,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="training steps per run (the default run: 2000)")
     parser.add_argument("--repeats", type=int, default=3, help="alternated repeats of each arm; medians are reported")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's); 1 on a CPU that other work shares")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    base = [f"trainer.max_steps={args.steps}", "device=cpu"]
+    base = [f"trainer.max_steps={args.steps}", "device=cpu"] + ([f"threads={args.threads}"] if args.threads else [])
+    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s)")
     results: dict[str, list[tuple[float, float]]] = {"none": [], "tensorboard,mlflow": []}
     with tempfile.TemporaryDirectory() as tmp:
         tracked = base + ["logger=[tensorboard,mlflow]", f"logger.mlflow.tracking_uri=sqlite:///{tmp}/mlflow.db"]

@@ -78,8 +78,11 @@ class Tracker(Callback):
             return
         try:
             hook(*args)
-        except ImportError:
-            self.off(f"the {self.package} package is not installed ({TRACKING_EXTRA})")
+        except ImportError as err:
+            if err.name is None or err.name.split(".")[0] == self.package:  # torch's tensorboard check has no name
+                self.off(f"the {self.package} package is not installed ({TRACKING_EXTRA})")
+            else:  # the package is there but something it needs is not
+                self.off(f"{self.package} cannot be imported: {err}")
         except Exception as err:  # noqa: BLE001 - whatever a tracker raises, training goes on
             self.off(" ".join(str(err).split())[:300] or type(err).__name__)
 
