@@ -72,6 +72,12 @@ class Trainer:
         self.run = RunDir(run_dir, enabled=self.is_main)
         # Checked before any data is loaded: a bad resume target fails at once.
         resume_from = resolve_checkpoint(Path(self.tcfg.resume), "last") if self.tcfg.resume else None
+        # --- tracking glue (issue 15): the callback engine replaces this with its callback list
+        # (built before any data is loaded: a bad logger setting fails at once).
+        from seqlab.tracking import build_trackers
+
+        self.trackers = build_trackers(cfg) if self.is_main else []  # trackers are rank-0 only
+        # --- end tracking glue
         self.task = build_task(cfg.task)
         check_pairing(cfg.model.name, self.task, cfg.model)  # before any weights exist
         self.model = build_model(cfg.model, len(self.task.vocab)).to(self.device)
@@ -85,11 +91,6 @@ class Trainer:
         if resume_from is not None:
             self._resume(resume_from)
         self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
-        # --- tracking glue (issue 15): the callback engine replaces this with its callback list.
-        from seqlab.tracking import build_trackers
-
-        self.trackers = build_trackers(cfg) if self.is_main else []  # trackers are rank-0 only
-        # --- end tracking glue
 
     def _flop_budget(self) -> tuple[float | None, float | None]:
         """Analytic training FLOPs per token (written to flops.json) and the device's peak FLOP/s."""
