@@ -26,13 +26,13 @@ FORWARDED   := $(strip $(foreach v,$(.VARIABLES),$(if $(and $(filter command lin
 
 .PHONY: install train data-env test test-fast lint bench reproduce clean
 
-install: $(STAMP) ## create .venv and install seqlab with its dev tools
+install: $(STAMP) ## create .venv and install seqlab with its dev tools, sweep launcher and trackers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster,bpe]"
+	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster,bpe,tracking]"
 	touch $(STAMP)
 
 train: $(STAMP) data-env ## train the default GRU on TinyStories (overrides: make train model=lstm, or ARGS="...")
@@ -62,11 +62,12 @@ SEED_EXPERIMENTS := rnn_vs_gru_seq20 multilayer_rnn rnn_vs_gru_seq100 gru_vs_tra
 reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into README.md
 	$(BIN)/seqlab reproduce $(SEED_EXPERIMENTS) --jobs 2 --readme README.md
 
-bench: $(STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, KV cache (prints numbers)
+bench: $(STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, KV cache, tracker overhead (prints numbers)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_attention.py
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_trackers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -114,8 +114,8 @@ class Recorder(Callback):
     def on_fit_end(self, trainer, summary):
         self.log.append(("fit_end", trainer.run.summary.exists()))
 
-    def close(self, trainer):
-        self.log.append(("close",))
+    def teardown(self, trainer):
+        self.log.append(("teardown",))
 
 
 def tiny_trainer(corpus, tmp_path, *overrides, callbacks=None):
@@ -132,7 +132,7 @@ def test_callback_order(corpus, tmp_path):
     # the step's record is logged, then on_eval sees the checkpoint of that step already written
     assert log[5:8] == [("step_end", 5, True), ("log", 5), ("eval", 5, 5)]
     assert [e for e in log if e[0] == "log"] == [("log", 5), ("log", 10)]
-    assert log[-4:] == [("train_end", "completed"), ("summary", "completed"), ("fit_end", True), ("close",)]
+    assert log[-4:] == [("train_end", "completed"), ("summary", "completed"), ("fit_end", True), ("teardown",)]
 
 
 class BrokenInEval(Callback):
@@ -176,7 +176,7 @@ def test_a_critical_failure_ends_the_run_and_still_closes_every_callback(corpus,
     trainer = tiny_trainer(corpus, tmp_path, callbacks=[*default_callbacks(), Fatal(), Recorder(log)])
     with pytest.raises(OSError, match="disk gone"):
         trainer.fit()
-    assert log[-1] == ("close",) and trainer.state.step == 3
+    assert log[-1] == ("teardown",) and trainer.state.step == 3
 
 
 def test_rank_zero_only_callbacks_are_left_out_elsewhere():

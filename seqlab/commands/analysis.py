@@ -130,6 +130,8 @@ def compare(
         None, "--out", "-o",
         help="Folder for compare.png/.md/.csv (default: a new outputs/compare/<date>/<time>; the folders "
              "read are never written to)."),
+    tensorboard: Path | None = typer.Option(
+        None, "--tensorboard", help="Also write the runs' curves as one TensorBoard log folder here."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
@@ -142,6 +144,10 @@ def compare(
     from seqlab.analysis.compare import compare_command
 
     compare_command(list(paths), x, metric, smooth, log, out)
+    if tensorboard is not None:  # issue 15: the writer lives in seqlab/tracking/tb_export.py
+        from seqlab.tracking.tb_export import export_tensorboard
+
+        export_tensorboard(list(paths), tensorboard)
 
 
 def eval_(

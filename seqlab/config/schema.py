@@ -108,6 +108,8 @@ class Config:
     """Name of the experiment (conf/experiment/) this run belongs to; set by `+experiment=`."""
     reference: list[Reference] = field(default_factory=list)
     """What the seed reported for the experiment's runs (`seqlab report` shows it beside ours)."""
+    logger: Any = field(default_factory=dict)
+    """Experiment trackers, chosen from conf/logger/ as a list (`logger=[tensorboard,mlflow]`)."""
 
 
 def register_configs() -> None:
@@ -121,3 +123,7 @@ def register_configs() -> None:
         cs.store(group="model", name=f"schema_{name}", node=spec.config)
     for name, spec in TASKS.items():
         cs.store(group="task", name=f"schema_{name}", node=spec.config)
+    from seqlab.config.loggers import LOGGER_SCHEMAS
+
+    for name, schema in LOGGER_SCHEMAS.items():
+        cs.store(group="logger", name=f"schema_{name}", node=schema)

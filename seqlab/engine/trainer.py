@@ -38,6 +38,7 @@ from seqlab.engine.signals import GracefulStop
 from seqlab.engine.step import StepResult, train_step
 from seqlab.engine.train_state import TrainState, load_train_state, save_train_state
 from seqlab.registry import build_task, pair
+from seqlab.tracking import build_trackers
 
 
 class TrainingStopped(Exception):
@@ -65,6 +66,8 @@ class Trainer:
         self.run = RunDir(run_dir, enabled=self.is_main)
         # Checked before any data is loaded: a bad resume target fails at once.
         resume_from = self._resume_target(Path(run_dir))
+        # Trackers are built before any data is loaded, so a bad logger setting fails at once.
+        callbacks = [*default_callbacks(), *build_trackers(cfg)] if callbacks is None else callbacks
         self.task = build_task(cfg.task)
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
@@ -85,7 +88,7 @@ class Trainer:
         self.records: list[dict[str, Any]] = []
         self.status, self.eval_improved = "running", False
         self.progress = TrainProgress(self.tcfg.max_steps, enabled=self.is_main)
-        self.callbacks = CallbackList(default_callbacks() if callbacks is None else callbacks, self.is_main)
+        self.callbacks = CallbackList(callbacks, self.is_main)
         if resume_from is not None:
             self._resume(resume_from)
         elif self.tcfg.resume == "auto":  # a requeued job killed before its first checkpoint

@@ -9,7 +9,7 @@ A training run is the Trainer's short loop plus these hooks, called in list orde
     on_train_end(trainer, status)    the loop ended: completed, interrupted or diverged
     on_summary(trainer, summary)     add keys to summary.json before it is written
     on_fit_end(trainer, summary)     after summary.json is written
-    close(trainer)                   always, last (also when the run fails)
+    teardown(trainer)                always, last (also when the run fails)
 
 `rank_zero_only` callbacks exist only in the process that writes the run folder;
 `critical = False` marks a callback whose failure is a warning, never the run's end
@@ -49,7 +49,7 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None: ...
 
-    def close(self, trainer: Trainer) -> None: ...
+    def teardown(self, trainer: Trainer) -> None: ...
 
 
 class CallbackList:
@@ -70,12 +70,15 @@ class CallbackList:
                 warnings.warn(f"step {step}: {type(callback).__name__}.{hook} failed: {err}", stacklevel=2)
 
     def close(self, trainer: Trainer) -> None:
-        """Every callback's `close`, even if one fails (then the first error is raised)."""
+        """Every callback's `teardown`, even if one fails (then the first critical error is raised)."""
         first: BaseException | None = None
         for callback in self.callbacks:
             try:
-                callback.close(trainer)
+                callback.teardown(trainer)
             except Exception as err:
-                first = first or err
+                if callback.critical:
+                    first = first or err
+                else:
+                    warnings.warn(f"{type(callback).__name__}.teardown failed: {err}", stacklevel=2)
         if first is not None:
             raise first

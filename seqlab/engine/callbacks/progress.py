@@ -42,7 +42,7 @@ class ProgressDisplay(Callback):
         if status == "interrupted":
             trainer.print(f"stopped at step {step}; continue with: seqlab resume {trainer.run.path}")
 
-    def close(self, trainer: Trainer) -> None:
+    def teardown(self, trainer: Trainer) -> None:
         trainer.progress.stop()
 
 
