@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from seqlab.errors import SeqlabError
@@ -39,6 +40,7 @@ def validate_config(cfg: Any) -> None:
     if cfg.trainer.sample_temperature <= 0:
         raise SeqlabError(f"trainer.sample_temperature must be positive, got {cfg.trainer.sample_temperature}")
     validate_pairing(cfg)
+    warn_if_sees_answer(cfg)
 
 
 def validate_pairing(cfg: Any) -> None:
@@ -53,3 +55,14 @@ def validate_pairing(cfg: Any) -> None:
             f"task.seq_len={task.seq_len} exceeds model.block_size={block}; "
             f"raise model.block_size or lower task.seq_len"
         )
+
+
+def warn_if_sees_answer(cfg: Any) -> None:
+    """One line on stderr when a non-causal model trains on a language-model task: each
+    position can read the character it is asked to predict, so its loss means little."""
+    from seqlab.registry import TASKS
+
+    spec = TASKS.get(cfg.task.get("name"))
+    if cfg.model.get("causal", True) is False and spec is not None and spec.kind == "lm":
+        print(f"warning: model.causal=false on the language-model task '{cfg.task.name}': every position "
+              "sees the next character it predicts (the loss will look good and mean little)", file=sys.stderr)

@@ -156,6 +156,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         C = cfg.n_embd
         self.n_head, self.dropout, self.manual = cfg.n_head, cfg.dropout, cfg.attention == "manual"
+        self.scale = None if cfg.attn_scale else 1.0  # None: 1/sqrt(head size)
         self.q = nn.Linear(C, C, bias=cfg.attn_bias)
         self.kv = nn.Linear(C, 2 * C, bias=cfg.attn_bias)
         self.c_proj = nn.Linear(C, C, bias=cfg.attn_bias)
@@ -171,10 +172,11 @@ class MultiHeadAttention(nn.Module):
         k, v = (t.view(B, S, nh, C // nh).transpose(1, 2) for t in self.kv(memory).split(C, dim=2))
         att = None
         if self.manual or need_weights or prefer_explicit_attention(x):
-            att = masked_softmax((q @ k.transpose(-2, -1)) * k.size(-1) ** -0.5, mask)
+            scale = k.size(-1) ** -0.5 if self.scale is None else self.scale
+            att = masked_softmax((q @ k.transpose(-2, -1)) * scale, mask)
             y = self.attn_dropout(att) @ v
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                                dropout_p=self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C))), att
 
@@ -244,7 +246,8 @@ class Seq2SeqTransformer(nn.Module):
         self.decoder = nn.ModuleList([DecoderBlock(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.lm_head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
-        self.lm_head.weight = self.token_embedding.weight
+        if cfg.tie_head:
+            self.lm_head.weight = self.token_embedding.weight
         self.apply(TransformerLM._init_weights)
 
     def _embed(self, idx: Tensor) -> Tensor:
