@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqlab.config.models import (
+    EncoderConfig,
     GRUConfig,
     LSTMConfig,
     RNNConfig,
@@ -28,6 +29,8 @@ from seqlab.config.tasks import (
     ReverseConfig,
     SortConfig,
     TinyStoriesConfig,
+    TinyStoriesMLMConfig,
+    TinyStoriesSwapConfig,
 )
 from seqlab.errors import SeqlabError
 
@@ -72,6 +75,7 @@ MODELS: dict[str, Spec] = {
         TransformerConfig,
         "seqlab.models.transformer:build_transformer",
         "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
+        serves=("lm", "classify", "seq2seq", "mlm"),  # issue 16: causal=false reads both sides on mlm
     ),
     "seq2seq_rnn": Spec(
         Seq2SeqRNNConfig,
@@ -86,6 +90,14 @@ MODELS: dict[str, Spec] = {
         "transformer encoder (bidirectional) + decoder (causal self-attn, cross-attn, MLP)",
         kind="seq2seq",
         serves=("seq2seq",),
+    ),
+    # issue 16: the encoder-only family
+    "encoder": Spec(
+        EncoderConfig,
+        "seqlab.models.encoder:build_encoder",
+        "BERT-style encoder-only transformer: bidirectional blocks, masked-token and classification heads",
+        kind="mlm",
+        serves=("mlm", "sequence_classify"),
     ),
 }
 
@@ -108,6 +120,12 @@ TASKS: dict[str, Spec] = {
                          "k1 v1 ... kP vP q -> the value of key q", kind="seq2seq"),
     "repeat": Spec(RepeatConfig, "seqlab.tasks.synthetic:build_repeat",
                    "next character of a periodic string, the seed's 'abca abca ...' (seed 000)"),
+    # issue 16: masked character modelling and a labelled task to fine-tune on
+    "tinystories_mlm": Spec(TinyStoriesMLMConfig, "seqlab.tasks.mlm:build_tinystories_mlm",
+                            "masked character modelling on TinyStories (15% selected, 80/10/10)", kind="mlm"),
+    "tinystories_swap": Spec(TinyStoriesSwapConfig, "seqlab.tasks.word_swap:build_tinystories_swap",
+                             "TinyStories window: real, or two words swapped? (labelled, for fine-tuning)",
+                             kind="sequence_classify"),
 }
 
 

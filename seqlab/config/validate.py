@@ -60,9 +60,10 @@ def validate_pairing(cfg: Any) -> None:
 def warn_if_sees_answer(cfg: Any) -> None:
     """One line on stderr when a non-causal model trains on a language-model task: each
     position can read the character it is asked to predict, so its loss means little."""
-    from seqlab.registry import TASKS
+    from seqlab.registry import MODELS, TASKS
 
-    spec = TASKS.get(cfg.task.get("name"))
-    if cfg.model.get("causal", True) is False and spec is not None and spec.kind == "lm":
+    task, model = TASKS.get(cfg.task.get("name")), MODELS.get(cfg.model.get("name"))
+    if cfg.model.get("causal", True) is False and task is not None and task.kind == "lm" \
+            and model is not None and "lm" in model.serves:  # a model that cannot serve it fails later
         print(f"warning: model.causal=false on the language-model task '{cfg.task.name}': every position "
               "sees the next character it predicts (the loss will look good and mean little)", file=sys.stderr)

@@ -19,6 +19,7 @@ from seqlab.config.validate import validate_config
 from seqlab.engine.atomic import atomic_write_json
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import resolve_device, seed_everything
+from seqlab.engine.init_from import init_from
 from seqlab.engine.optim import lr_at, make_optimizer
 from seqlab.engine.precision import autocast, check_precision, matmul_dtype
 from seqlab.engine.progress import TrainProgress
@@ -75,6 +76,9 @@ class Trainer:
         self.task = build_task(cfg.task)
         check_pairing(cfg.model.name, self.task, cfg.model)  # before any weights exist
         self.model = build_model(cfg.model, len(self.task.vocab)).to(self.device)
+        # issue 16: fine-tuning start; the one call the new engine needs, right after the model is built
+        self.init_report = (init_from(self.model, self.tcfg.init_from, self.task.vocab, self.device, self.is_main)
+                            if self.tcfg.init_from else None)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.optimizer = make_optimizer(self.model, self.tcfg)
         # Batches come from their own generator: the data order does not depend on init.
@@ -244,7 +248,7 @@ class Trainer:
             "mfu": (s.tokens * self.flops_per_token / max(s.train_time_s, 1e-9) / self.peak
                     if self.flops_per_token else None),
             "train_time_s": s.train_time_s, "wall_s": s.wall_time_s, "device": str(self.device),
-            "skipped_steps": s.skipped_steps, **self.task.summary(),
+            "skipped_steps": s.skipped_steps, "init_from": self.init_report, **self.task.summary(),
         }
 
     def _final_line(self, summary: dict[str, Any]) -> str:
