@@ -68,6 +68,8 @@ class SyntheticConfig:
     """Registry key of the task (`seqlab tasks` lists them)."""
     length: int = 12
     """Source length T (assoc_recall: the number of key-value pairs)."""
+    min_length: int | None = None
+    """Train on lengths min_length..length, one length drawn uniformly per batch; None = all at length."""
     num_symbols: int = 10
     """Alphabet size K: the first K of 0-9, a-z, A-Z (at most 62)."""
     train_size: int = 0
