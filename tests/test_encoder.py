@@ -90,3 +90,22 @@ def test_encoder_trains_on_mlm_through_the_cli_and_refuses_a_language_model_task
     assert ok.returncode == 0, ok.stderr
     bad = run_cli("train", *small, "task=tinystories", *TINY_TRAINER, cwd=tmp_path)
     assert bad.returncode == 2 and "cannot serve task" in bad.stderr and "warning" not in bad.stderr
+
+
+@pytest.mark.parametrize("head", ["mlm", "classify"])
+@pytest.mark.parametrize("d_ff", [None, 24])
+def test_encoder_flops_match_the_counter(head, d_ff):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from seqlab.models.encoder_flops import encoder_flops
+
+    # manual attention: the counter does not see inside the CPU SDPA kernel
+    model = encoder(n_layer=2, attention="manual", d_ff=d_ff, num_classes=3)
+    cfg = OmegaConf.structured(EncoderConfig(n_layer=2, n_head=2, n_embd=16, d_ff=d_ff, num_classes=3))
+    x = torch.randint(0, V, (3, 10))
+    with FlopCounterMode(display=False) as counter:
+        model(x) if head == "mlm" else model.classify(x)
+    assert counter.get_total_flops() == encoder_flops(cfg, V, 10, 3, head)["forward"]
+    with FlopCounterMode(display=False) as counter:
+        (model(x)[0] if head == "mlm" else model.classify(x)).sum().backward()
+    assert counter.get_total_flops() == encoder_flops(cfg, V, 10, 3, head)["training"]
