@@ -85,3 +85,14 @@ def test_non_causal_language_model_warns_in_one_line(corpus, tmp_path):
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "model.causal=false" in line]
     assert len(warnings) == 1 and "sees the next character" in warnings[0]
+
+
+def test_attention_entropy_of_uniform_and_one_hot_rows():
+    from seqlab.analysis.attention_entropy import row_entropy, uniform_entropy
+
+    T = 6
+    uniform = torch.ones(T, T).tril() / torch.arange(1, T + 1)[:, None]  # causal, uniform over visible keys
+    one_hot = torch.eye(T)
+    ent = row_entropy([torch.stack([uniform, one_hot])[None]])  # 1 layer, 2 heads
+    assert ent.shape == (1, 2)
+    assert abs(ent[0, 0].item() - uniform_entropy(T, causal=True)) < 1e-5 and abs(ent[0, 1].item()) < 1e-5
