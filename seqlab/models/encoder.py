@@ -12,7 +12,6 @@ classification head) is fine-tuned.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -20,7 +19,7 @@ from torch import nn
 
 from seqlab.errors import SeqlabError
 from seqlab.models.seq2seq import EncoderBlock
-from seqlab.models.transformer import SinusoidalPositions, TransformerLM, check_config
+from seqlab.models.transformer import TransformerLM, check_config, embedding_scale, position_table
 
 Tensor = torch.Tensor
 POOLS = ("mean", "first")
@@ -39,11 +38,7 @@ class EncoderOnly(nn.Module):
                               f"got {cfg.num_classes}")
         self.block_size, self.pool = cfg.block_size, cfg.pool
         self.token_embedding = nn.Embedding(vocab_size, cfg.n_embd)
-        # as in the decoder: unit-amplitude sinusoids would drown 0.02-std embeddings
-        self.embed_scale = math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
-        self.position_embedding = {"learned": lambda: nn.Embedding(cfg.block_size, cfg.n_embd),
-                                   "sinusoidal": lambda: SinusoidalPositions(cfg.block_size, cfg.n_embd),
-                                   "none": lambda: None}[cfg.pos_encoding]()
+        self.embed_scale, self.position_embedding = embedding_scale(cfg), position_table(cfg)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)

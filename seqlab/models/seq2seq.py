@@ -16,7 +16,6 @@ and predicts y_i from [s_i; c_i].
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -28,9 +27,10 @@ from seqlab.errors import SeqlabError
 from seqlab.models.transformer import (
     MLP,
     CausalSelfAttention,
-    SinusoidalPositions,
     TransformerLM,
     check_config,
+    embedding_scale,
+    position_table,
     prefer_explicit_attention,
 )
 
@@ -234,12 +234,7 @@ class Seq2SeqTransformer(nn.Module):
         check_config(cfg)
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.n_embd)
-        # Fixed sinusoids have unit amplitude; GPT-2's 0.02-std embeddings would drown in them.
-        # Vaswani et al. scale the embeddings by sqrt(d_model); so do we, for sinusoidal only.
-        self.embed_scale = math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
-        self.position_embedding = {"learned": lambda: nn.Embedding(cfg.block_size, cfg.n_embd),
-                                   "sinusoidal": lambda: SinusoidalPositions(cfg.block_size, cfg.n_embd),
-                                   "none": lambda: None}[cfg.pos_encoding]()
+        self.embed_scale, self.position_embedding = embedding_scale(cfg), position_table(cfg)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layer)])
         self.ln_enc = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)

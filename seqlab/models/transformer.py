@@ -166,6 +166,21 @@ class SinusoidalPositions(nn.Module):
         return self.pe[pos]  # (T, C)
 
 
+def embedding_scale(cfg: Any) -> float:
+    """Fixed sinusoids have unit amplitude and would drown N(0, 0.02) token embeddings:
+    with them, scale the embeddings by sqrt(n_embd), as Vaswani et al. do."""
+    return math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
+
+
+def position_table(cfg: Any) -> nn.Module | None:
+    """The position encoding `cfg.pos_encoding` names: a learned table, fixed sinusoids or none."""
+    if cfg.pos_encoding == "learned":
+        return nn.Embedding(cfg.block_size, cfg.n_embd)
+    if cfg.pos_encoding == "sinusoidal":
+        return SinusoidalPositions(cfg.block_size, cfg.n_embd)
+    return None
+
+
 def check_config(cfg: Any) -> None:
     """Reject settings no transformer can have, with one line naming the key."""
     for key in ("n_layer", "n_head", "n_embd", "block_size"):
