@@ -93,7 +93,7 @@ def test_sample_not_a_run_folder(tmp_path):
 
 @pytest.mark.parametrize("override, words", [
     ("model.hiden_size=3", "hiden_size"),
-    ("model=nope", "available: gru"),
+    ("model=nope", "available: encoder, gru"),  # the model presets, sorted
     ("trainer.max_steps=0", "trainer.max_steps must be positive"),
     ("device=cuda", "not available"),
     ("trainer.precision=fp16", "trainer.precision must be one of fp32, bf16"),
