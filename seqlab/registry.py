@@ -17,6 +17,7 @@ from typing import Any
 
 from seqlab.config.models import (
     BigramConfig,
+    EncoderConfig,
     GRUConfig,
     LSTMConfig,
     RNNConfig,
@@ -33,11 +34,15 @@ from seqlab.config.tasks import (
     ReverseConfig,
     SortConfig,
     TinyStoriesConfig,
+    TinyStoriesMLMConfig,
+    TinyStoriesSwapConfig,
 )
 from seqlab.errors import SeqlabError
 
 TASK_KINDS = ("lm", "classify", "seq2seq")
-"""lm: next token over one sequence; classify: one label per sequence; seq2seq: source -> target."""
+"""lm: next token over one sequence; classify: one label per sequence; seq2seq: source -> target.
+(The encoder-only family serves `mlm`, masked tokens, and `sequence_classify`, a label read
+from the whole sequence: kinds a decoder-only model serves only partly.)"""
 
 
 def load(target: str) -> Callable[..., Any]:
@@ -138,6 +143,7 @@ MODELS: dict[str, ModelSpec] = {
     "transformer": ModelSpec(
         TransformerConfig, "seqlab.models.transformer:build_transformer",
         "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
+        serves=(*TASK_KINDS, "mlm"),  # causal=false reads both sides: masked-token modelling
         bounded_context=True, attention_maps=True, explicit_impl=(("attention", "manual"),),
         flops=FlopModel("seqlab.flops.transformer:transformer_flops", ("n_embd",), "n_layer",
                         overrides=(("n_head", 1), ("block_size", 10**9), ("pos_encoding", "none")),
@@ -150,6 +156,12 @@ MODELS: dict[str, ModelSpec] = {
         Seq2SeqTransformerConfig, "seqlab.models.seq2seq:build_seq2seq_transformer",
         "transformer encoder (bidirectional) + decoder (causal self-attn, cross-attn, MLP)",
         serves=("seq2seq",), encoder_decoder=True, bounded_context=True),
+    "encoder": ModelSpec(
+        EncoderConfig, "seqlab.models.encoder:build_encoder",
+        "BERT-style encoder-only transformer: bidirectional blocks, masked-token and classification heads",
+        serves=("mlm", "sequence_classify"), bounded_context=True,
+        flops=FlopModel("seqlab.flops.encoder:encoder_flops_report", ("n_embd",), "n_layer",
+                        overrides=(("n_head", 1), ("block_size", 10**9), ("pos_encoding", "none")))),
 }
 
 _SYNTHETIC = "seqlab.tasks.synthetic:build_synthetic"
@@ -172,6 +184,11 @@ TASKS: dict[str, TaskSpec] = {
                              kind="seq2seq", **_SYMBOLS),
     "repeat": TaskSpec(RepeatConfig, "seqlab.tasks.synthetic:build_repeat",
                        "next character of a periodic string, the seed's 'abca abca ...' (seed 000)"),
+    "tinystories_mlm": TaskSpec(TinyStoriesMLMConfig, "seqlab.tasks.mlm:build_tinystories_mlm",
+                                "masked character modelling on TinyStories (15% selected, 80/10/10)", kind="mlm"),
+    "tinystories_swap": TaskSpec(TinyStoriesSwapConfig, "seqlab.tasks.word_swap:build_tinystories_swap",
+                                 "TinyStories window: real, or two words swapped? (labelled, for fine-tuning)",
+                                 kind="sequence_classify"),
 }
 
 

@@ -107,11 +107,17 @@ def test_eval_scores_a_split_file_like_its_folder(trained_run, corpus, tmp_path)
 def test_transformer_shorter_windows_than_its_block_warn():
     from omegaconf import OmegaConf
 
-    short = OmegaConf.create({"model": {"block_size": 100}, "task": {"seq_len": 20}})
-    (line,) = config_warnings(short)
+    def cfg(model: dict, task: dict):
+        return OmegaConf.create({"model": {"name": "transformer", **model}, "task": {"name": "tinystories", **task}})
+
+    (line,) = config_warnings(cfg({"block_size": 100}, {"seq_len": 20}))
     assert "task.seq_len=20" in line and "block_size=100" in line and "task.seq_len=100" in line
-    assert config_warnings(OmegaConf.create({"model": {"block_size": 100}, "task": {"seq_len": 100}})) == []
-    assert config_warnings(OmegaConf.create({"model": {"hidden_size": 8}, "task": {"seq_len": 20}})) == []
+    assert config_warnings(cfg({"block_size": 100}, {"seq_len": 100})) == []
+    assert config_warnings(OmegaConf.create({"model": {"name": "gru", "hidden_size": 8},
+                                             "task": {"name": "tinystories", "seq_len": 20}})) == []
+    # an encoder on masked characters reads whole windows: no language-model warning
+    assert config_warnings(OmegaConf.create({"model": {"name": "encoder", "block_size": 128},
+                                             "task": {"name": "tinystories_mlm", "seq_len": 16}})) == []
 
 
 @pytest.mark.slow

@@ -18,10 +18,17 @@ log = logging.getLogger("seqlab")
 
 def config_warnings(cfg: Any) -> list[str]:
     """One line per setting that trains something other than the user probably expects."""
+    from seqlab.registry import MODELS, TASKS
+
     warnings = []
+    model, task = MODELS.get(cfg.model.get("name")), TASKS.get(cfg.task.get("name"))
+    language_model = model is not None and task is not None and task.kind == "lm" and "lm" in model.serves
+    if language_model and cfg.model.get("causal", True) is False:
+        warnings.append(f"model.causal=false on the language-model task '{cfg.task.name}': every position sees "
+                        "the next character it predicts (the loss will look good and mean little)")
     block = OmegaConf.select(cfg, "model.block_size")
     seq_len = OmegaConf.select(cfg, "task.seq_len")
-    if isinstance(block, int) and isinstance(seq_len, int) and seq_len < block:
+    if language_model and isinstance(block, int) and isinstance(seq_len, int) and seq_len < block:
         # A decoder trained on windows of seq_len never sees positions seq_len..block-1:
         # their embeddings stay random and samples fall apart after seq_len characters.
         warnings.append(f"task.seq_len={seq_len} is shorter than model.block_size={block}: positions "

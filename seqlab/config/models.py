@@ -90,6 +90,17 @@ class TransformerConfig(ModelConfig):
     """`learned` (a position embedding table), `sinusoidal` (fixed) or `none`."""
     norm: str = "pre"
     """`pre` (LayerNorm before each sublayer, GPT-2) or `post` (Add & Norm, the original transformer)."""
+    causal: bool = True
+    """Mask later positions in self-attention; false lets every token see the whole context
+    (on a language-model task it then sees the answer: allowed, with a warning)."""
+    attn_scale: bool = True
+    """Scale attention scores by 1/sqrt(head size); false is the tutorial's "forgot to scale" mistake."""
+    activation: str = "gelu"
+    """The MLP's nonlinearity: `gelu` (GPT-2) or `relu` (the original transformer)."""
+    d_ff: int | None = None
+    """The MLP's hidden width; None = 4 * n_embd."""
+    tie_head: bool = True
+    """Share the output head's weight with the token embedding (Press & Wolf 2017)."""
 
 
 @dataclass
@@ -126,3 +137,20 @@ class Seq2SeqTransformerConfig(TransformerConfig):
     n_embd: int = 64
     block_size: int = 128
     pos_encoding: str = "sinusoidal"
+
+
+@dataclass
+class EncoderConfig(TransformerConfig):
+    """Encoder-only transformer (BERT-style): the same fields, bidirectional blocks
+    (`causal` is ignored: every token sees the whole sequence), a masked-token head and a
+    classification head."""
+
+    name: str = "encoder"
+    n_layer: int = 2
+    n_embd: int = 128
+    block_size: int = 128
+    causal: bool = False
+    num_classes: int = 2
+    """Classes of the sequence-classification head; 0 = no such head (masked-LM pretraining)."""
+    pool: str = "mean"
+    """What the classification head reads: `mean` (over real positions) or `first` (position 0)."""

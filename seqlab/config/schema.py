@@ -65,6 +65,9 @@ class TrainerConfig:
     resume: str | None = None
     """A run folder to continue (weights, optimiser, RNG streams, data position, metrics), or
     `auto`: this run's own folder if it has a checkpoint, else a fresh start (requeued jobs)."""
+    init_from: str | None = None
+    """A run folder (or step folder) whose best checkpoint initialises the model: tensors of
+    matching name and shape are loaded, the rest keep their init (fine-tuning)."""
     max_skipped_steps: int = 0
     """Steps with a non-finite loss or gradient to skip before the run counts as diverged."""
     precision: str = "fp32"

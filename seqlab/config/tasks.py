@@ -36,6 +36,36 @@ class TinyStoriesConfig(TaskConfig):
 
 
 @dataclass
+class TinyStoriesMLMConfig(TinyStoriesConfig):
+    """Masked character modelling on TinyStories (BERT's objective): loss on selected positions only."""
+
+    name: str = "tinystories_mlm"
+    seq_len: int = 64
+    """Characters per window."""
+    mask_rate: float = 0.15
+    """Fraction of positions selected for prediction (at least one per window)."""
+    mask_token: float = 0.8
+    """Of the selected positions, the fraction replaced by the mask token."""
+    random_token: float = 0.1
+    """Of the selected positions, the fraction replaced by a random token (the rest stay as they are)."""
+
+
+@dataclass
+class TinyStoriesSwapConfig(TinyStoriesConfig):
+    """Classify TinyStories windows: real (1) or with two whole words swapped (0)."""
+
+    name: str = "tinystories_swap"
+    seq_len: int = 64
+    """Characters per window."""
+    train_size: int = 1000
+    """Labelled training windows, drawn once from the train split (half of them swapped)."""
+    test_size: int = 1000
+    """Labelled test windows from the validation split."""
+    data_seed: int = 0
+    """Seed of both labelled sets."""
+
+
+@dataclass
 class SyntheticConfig:
     """Fields of the generated tasks (seqlab/tasks/synthetic.py): drawn from `data_seed`."""
 
@@ -43,6 +73,8 @@ class SyntheticConfig:
     """Registry key of the task (`seqlab tasks` lists them)."""
     length: int = 12
     """Source length T (assoc_recall: the number of key-value pairs)."""
+    min_length: int | None = None
+    """Train on lengths min_length..length, one length drawn uniformly per batch; None = all at length."""
     num_symbols: int = 10
     """Alphabet size K: the first K of 0-9, a-z, A-Z (at most 62)."""
     train_size: int = 0

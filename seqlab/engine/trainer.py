@@ -29,6 +29,7 @@ from seqlab.engine.callbacks.flop_meter import steps_for_budget
 from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.engine.device import peak_memory, resolve_device, seed_everything, synchronize
 from seqlab.engine.distributed import SINGLE, DistContext, all_agree, sum_over_ranks
+from seqlab.engine.init_from import init_from
 from seqlab.engine.optim import lr_at, make_optimizer
 from seqlab.engine.precision import check_precision, grad_scaler
 from seqlab.engine.progress import TrainProgress
@@ -71,6 +72,8 @@ class Trainer:
         self.task = build_task(cfg.task)
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
+        self.init_report = (init_from(self.model, self.tcfg.init_from, self.task.vocab, self.device, self.is_main)
+                            if self.tcfg.init_from else None)  # fine-tuning: another run's matching tensors
         self.params = sum(p.numel() for p in self.model.parameters())
         if self.tcfg.flops_budget:  # the same compute whatever the model: the steps follow from it
             self.tcfg.max_steps = steps_for_budget(self)
@@ -263,7 +266,7 @@ class Trainer:
             "train_time_s": s.train_time_s, "wall_s": s.wall_s, "device": str(self.device),
             "world_size": self.dist.world_size, "global_batch_size": self.global_batch,
             "peak_memory_bytes": peak_memory(self.device),
-            "skipped_steps": s.skipped_steps, **self.task.summary(),
+            "skipped_steps": s.skipped_steps, "init_from": self.init_report, **self.task.summary(),
         }
         self.callbacks.fire("on_summary", self, summary)
         return summary

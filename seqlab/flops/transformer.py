@@ -13,6 +13,10 @@ def transformer_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = Fals
     ab, mb = bool(cfg.attn_bias), bool(cfg.bias)
     pos = D * cfg.block_size if cfg.pos_encoding == "learned" else 0
     computed, needed = 4 * T * T * D * L, 2 * T * (T + 1) * D * L  # full T×T vs the causal triangle
+    F = cfg.get("d_ff") or 4 * D  # MLP width (model.d_ff; the seed's 4D by default)
+    tied = cfg.get("tie_head", True)
+    if not cfg.get("causal", True):
+        needed = computed  # bidirectional: every query needs every key
     rows = [
         Row(f"embedding (token{' + pos' if pos else ''})", "embedding", params=V * D + pos),
         Row("attn qkv projection", "qkv", params=L * (3 * D * D + 3 * D * ab), forward=B * 6 * T * D * D * L,
@@ -24,11 +28,13 @@ def transformer_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = Fals
         Row("attn out projection", "out", params=L * (D * D + D * ab), forward=B * 2 * T * D * D * L,
             backward=B * 4 * T * D * D * L, generate=B * 2 * T * D * D * L, seq_forward=L, seq_backward=L,
             seq_generate=T * L),
-        Row("MLP (D→4D→D)", "mlp", params=L * (8 * D * D + 5 * D * mb), forward=B * 16 * T * D * D * L,
-            backward=B * 32 * T * D * D * L, generate=B * 16 * T * D * D * L, seq_forward=2 * L,
+        Row(f"MLP (D→{'4D' if F == 4 * D else F}→D)", "mlp", params=L * (2 * D * F + (F + D) * mb),
+            forward=B * 4 * T * D * F * L, backward=B * 8 * T * D * F * L, generate=B * 4 * T * D * F * L,
+            seq_forward=2 * L,
             seq_backward=2 * L, seq_generate=2 * T * L),
         Row("LayerNorms", "norms", params=(2 * L + 1) * D * (1 + mb)),
-        Row("vocab head (tied)", "head", forward=B * 2 * T * D * V, backward=B * 4 * T * D * V,
+        Row(f"vocab head ({'tied' if tied else 'its own V×D'})", "head", params=0 if tied else V * D,
+            forward=B * 2 * T * D * V, backward=B * 4 * T * D * V,
             generate=B * 2 * T * D * V, seq_forward=1, seq_backward=1, seq_generate=T),
         Row("  QKᵀ + AV needed (causal ◺)", "needed", forward=B * needed,
             backward=B * 2 * needed, generate=B * needed, in_total=False),

@@ -17,7 +17,6 @@ and predicts y_i from [s_i; c_i].
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -29,9 +28,10 @@ from seqlab.errors import SeqlabError
 from seqlab.models.transformer import (
     MLP,
     CausalSelfAttention,
-    SinusoidalPositions,
     TransformerLM,
     check_config,
+    embedding_scale,
+    position_table,
     prefer_explicit_attention,
 )
 
@@ -155,6 +155,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         C = cfg.n_embd
         self.n_head, self.dropout, self.manual = cfg.n_head, cfg.dropout, cfg.attention == "manual"
+        self.scale = None if cfg.attn_scale else 1.0  # None: 1/sqrt(head size)
         self.q = nn.Linear(C, C, bias=cfg.attn_bias)
         self.kv = nn.Linear(C, 2 * C, bias=cfg.attn_bias)
         self.c_proj = nn.Linear(C, C, bias=cfg.attn_bias)
@@ -170,10 +171,11 @@ class MultiHeadAttention(nn.Module):
         k, v = (t.view(B, S, nh, C // nh).transpose(1, 2) for t in self.kv(memory).split(C, dim=2))
         att = None
         if self.manual or need_weights or prefer_explicit_attention(x):
-            att = masked_softmax((q @ k.transpose(-2, -1)) * k.size(-1) ** -0.5, mask)
+            scale = k.size(-1) ** -0.5 if self.scale is None else self.scale
+            att = masked_softmax((q @ k.transpose(-2, -1)) * scale, mask)
             y = self.attn_dropout(att) @ v
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                                dropout_p=self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C))), att
 
@@ -229,19 +231,15 @@ class Seq2SeqTransformer(nn.Module):
         check_config(cfg)
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.n_embd)
-        # Fixed sinusoids have unit amplitude; GPT-2's 0.02-std embeddings would drown in them.
-        # Vaswani et al. scale the embeddings by sqrt(d_model); so do we, for sinusoidal only.
-        self.embed_scale = math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
-        self.position_embedding = {"learned": lambda: nn.Embedding(cfg.block_size, cfg.n_embd),
-                                   "sinusoidal": lambda: SinusoidalPositions(cfg.block_size, cfg.n_embd),
-                                   "none": lambda: None}[cfg.pos_encoding]()
+        self.embed_scale, self.position_embedding = embedding_scale(cfg), position_table(cfg)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layer)])
         self.ln_enc = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.decoder = nn.ModuleList([DecoderBlock(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.lm_head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
-        self.lm_head.weight = self.token_embedding.weight
+        if cfg.tie_head:
+            self.lm_head.weight = self.token_embedding.weight
         self.apply(TransformerLM._init_weights)
 
     def _embed(self, idx: Tensor) -> Tensor:

@@ -61,12 +61,16 @@ def prefer_explicit_attention(x: Tensor) -> bool:
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where each token sees itself, the cache and earlier tokens."""
+    """Multi-head self-attention where each token sees itself, the cache and earlier tokens
+    (with `causal=false`: every token of the context, later ones included)."""
 
     def __init__(self, cfg: Any) -> None:
         super().__init__()
         self.n_head, self.dropout = cfg.n_head, cfg.dropout
         self.manual = cfg.attention == "manual"
+        self.causal = cfg.causal
+        # None keeps SDPA's own 1/sqrt(hs); 1.0 is the "forgot to scale" ablation
+        self.scale = None if cfg.attn_scale else 1.0
         # q, k, v for all heads in one matmul, then the output projection
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.attn_bias)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.attn_bias)
@@ -83,31 +87,43 @@ class CausalSelfAttention(nn.Module):
         S = k.size(2)
         att = None
         if self.manual or need_weights or prefer_explicit_attention(x):
-            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))  # (B, nh, T, S)
-            att = F.softmax(scores + causal_bias(T, S, x.device), dim=-1)  # fp32 under autocast
+            scale = (1.0 / math.sqrt(k.size(-1))) if self.scale is None else self.scale
+            scores = (q @ k.transpose(-2, -1)) * scale  # (B, nh, T, S)
+            if self.causal:
+                scores = scores + causal_bias(T, S, x.device)
+            att = F.softmax(scores, dim=-1)  # fp32 under autocast
             y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
         else:
             # is_causal aligns the mask top-left, right only without a cache; one new query
             # sees every key, so needs no mask; several new queries after a cache need one.
-            mask = None if S == T or T == 1 else causal_mask(T, S, x.device)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=S == T,
-                                               dropout_p=self.dropout if self.training else 0.0)
+            mask = None if not self.causal or S == T or T == 1 else causal_mask(T, S, x.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and S == T,
+                                               dropout_p=self.dropout if self.training else 0.0,
+                                               scale=self.scale)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads: (B, T, C)
         return self.resid_dropout(self.c_proj(y)), (k, v), att
 
 
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+def ff_width(cfg: Any) -> int:
+    """The MLP's hidden width: model.d_ff, or 4 * n_embd when it is null (GPT-2)."""
+    return cfg.d_ff if cfg.d_ff is not None else 4 * cfg.n_embd
+
+
 class MLP(nn.Module):
-    """Position-wise feed-forward: widen 4x, GELU, project back."""
+    """Position-wise feed-forward: widen to d_ff (4x by default), GELU or ReLU, project back."""
 
     def __init__(self, cfg: Any) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.c_fc = nn.Linear(cfg.n_embd, ff_width(cfg), bias=cfg.bias)
+        self.act = ACTIVATIONS[cfg.activation]()
+        self.c_proj = nn.Linear(ff_width(cfg), cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 class Block(nn.Module):
@@ -150,6 +166,21 @@ class SinusoidalPositions(nn.Module):
         return self.pe[pos]  # (T, C)
 
 
+def embedding_scale(cfg: Any) -> float:
+    """Fixed sinusoids have unit amplitude and would drown N(0, 0.02) token embeddings:
+    with them, scale the embeddings by sqrt(n_embd), as Vaswani et al. do."""
+    return math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
+
+
+def position_table(cfg: Any) -> nn.Module | None:
+    """The position encoding `cfg.pos_encoding` names: a learned table, fixed sinusoids or none."""
+    if cfg.pos_encoding == "learned":
+        return nn.Embedding(cfg.block_size, cfg.n_embd)
+    if cfg.pos_encoding == "sinusoidal":
+        return SinusoidalPositions(cfg.block_size, cfg.n_embd)
+    return None
+
+
 def check_config(cfg: Any) -> None:
     """Reject settings no transformer can have, with one line naming the key."""
     for key in ("n_layer", "n_head", "n_embd", "block_size"):
@@ -159,14 +190,16 @@ def check_config(cfg: Any) -> None:
         raise SeqlabError(f"model.n_embd ({cfg.n_embd}) must be a multiple of model.n_head ({cfg.n_head})")
     if not 0 <= cfg.dropout < 1:
         raise SeqlabError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.d_ff is not None and cfg.d_ff < 1:
+        raise SeqlabError(f"model.d_ff must be positive (or null for 4 * n_embd), got {cfg.d_ff}")
     for key, known in (("attention", ("sdpa", "manual")), ("pos_encoding", ("learned", "sinusoidal", "none")),
-                       ("norm", ("pre", "post"))):
+                       ("norm", ("pre", "post")), ("activation", tuple(ACTIVATIONS))):
         if getattr(cfg, key) not in known:
             raise SeqlabError(f"model.{key} must be one of {', '.join(known)}; got '{getattr(cfg, key)}'")
 
 
 class TransformerLM(nn.Module):
-    """Token (+ position) embedding -> blocks -> LayerNorm -> tied head.
+    """Token (+ position) embedding -> blocks -> LayerNorm -> head (tied unless tie_head=false).
 
     Decoding past block_size: positions are absolute (0..block_size-1), so the cache cannot
     slide one token at a time. When a new token would make the context longer than
@@ -196,7 +229,8 @@ class TransformerLM(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.lm_head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
-        self.lm_head.weight = self.token_embedding.weight  # weight tying (Press & Wolf 2017)
+        if cfg.tie_head:
+            self.lm_head.weight = self.token_embedding.weight  # weight tying (Press & Wolf 2017)
         self.apply(self._init_weights)
 
     @staticmethod

@@ -123,7 +123,17 @@ class SyntheticTask(Task):
                     metrics.update(result)
                 if len(self.data.lengths) > 1:
                     metrics.update({f"{k}@{L}": v for k, v in result.items()})
+            if self.data.train is not None:  # a finite training set: its accuracy too, as seed 000 measured it
+                metrics["train_acc"] = self._accuracy(model, *self.data.train, device)
         return metrics
+
+    def _accuracy(self, model: torch.nn.Module, src: Tensor, tgt: Tensor, device: torch.device) -> float:
+        """Token accuracy of greedy outputs on (src, tgt) symbol ids."""
+        right = 0.0
+        for i in range(0, len(src), EVAL_CHUNK):
+            b = self._batch(src[i:i + EVAL_CHUNK], tgt[i:i + EVAL_CHUNK]).to(device)
+            right += (self._predict(model, b.source, b.target.size(1)) == b.target).float().mean(1).sum().item()
+        return right / len(src)
 
     def _score(self, model: torch.nn.Module, length: int, n: int, device: torch.device) -> dict[str, float]:
         """Loss and accuracies over the first n test examples of one length."""

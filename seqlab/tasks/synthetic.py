@@ -49,7 +49,7 @@ def build_synthetic(cfg: Any) -> SyntheticTask:
         raise SeqlabError(f"build_synthetic cannot build task '{cfg.name}'")
     vocab, symbol_ids = symbol_vocab(cfg.num_symbols)
     data = ExampleSource(cfg.name, cfg.length, cfg.num_symbols, cfg.train_size, cfg.test_size,
-                         list(cfg.eval_lengths or []), cfg.data_seed)
+                         list(cfg.eval_lengths or []), cfg.data_seed, cfg.min_length)
     facts = {"train_size": cfg.train_size or "stream", "test_size": cfg.test_size, "eval_lengths": data.lengths}
     return SyntheticTask(cfg.name, task_spec(cfg.name).kind, data, vocab, symbol_ids, facts)
 

@@ -167,7 +167,7 @@ class ExampleSource:
     """
 
     def __init__(self, name: str, length: int, num_symbols: int, train_size: int, test_size: int,
-                 eval_lengths: list[int], data_seed: int) -> None:
+                 eval_lengths: list[int], data_seed: int, min_length: int | None = None) -> None:
         for key, value, low in (("length", length, 1), ("test_size", test_size, 1), ("train_size", train_size, 0)):
             if value < low:
                 raise SeqlabError(f"task.{key} must be at least {low}, got {value}")
@@ -184,11 +184,21 @@ class ExampleSource:
                 f"sources, too few for test_size={test_size} + train_size={train_size} held apart")
         g = torch.Generator().manual_seed(data_generator_seed(data_seed))
         self.test = {L: self.gen(test_size, L, num_symbols, g) for L in self.lengths}
-        self.test_keys = set(row_keys(self.test[length][0]))
+        # every test set is held out (keys of different lengths never collide)
+        self.test_keys = {key for L in self.lengths for key in row_keys(self.test[L][0])}
         self.train = draw(self.gen, train_size, length, num_symbols, g, self.test_keys) if train_size else None
+        self.min_length = length if min_length is None else min_length
+        if not 1 <= self.min_length <= length or (self.min_length < length and train_size):
+            raise SeqlabError(f"task.min_length must be between 1 and task.length ({length}) and needs a "
+                              f"streamed training set (train_size=0); got {min_length}")
 
     def train_examples(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+        """n training examples; with min_length < length, of one length drawn uniformly per batch
+        (length-bucketed batches: no padding, every token of every example is real)."""
         if self.train is None:
-            return draw(self.gen, n, self.length, self.k, g, self.test_keys)
+            length = self.length
+            if self.min_length < self.length:  # only then: default streams stay as they were
+                length = int(torch.randint(self.min_length, self.length + 1, (1,), generator=g))
+            return draw(self.gen, n, length, self.k, g, self.test_keys)
         idx = torch.randint(0, len(self.train[0]), (n,), generator=g)
         return self.train[0][idx], self.train[1][idx]
