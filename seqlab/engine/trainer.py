@@ -72,6 +72,7 @@ class Trainer:
         self.task = build_task(cfg.task)
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
+        self.task.place(self.device)  # e.g. the training tokens onto the GPU when they fit
         self.init_report = (init_from(self.model, self.tcfg.init_from, self.task.vocab, self.device, self.is_main)
                             if self.tcfg.init_from else None)  # fine-tuning: another run's matching tensors
         self.params = sum(p.numel() for p in self.model.parameters())

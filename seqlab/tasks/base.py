@@ -111,3 +111,6 @@ class Task:
 
     def write_artifacts(self, model: torch.nn.Module, run_dir: Path, device: torch.device) -> None:
         """Task-specific pictures in the run folder at each evaluation (default: none)."""
+
+    def place(self, device: torch.device) -> None:
+        """Told the training device once: a task may keep its data there (default: stays put)."""

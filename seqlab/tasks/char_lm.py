@@ -50,8 +50,28 @@ class CharLMTask(Task):
 
     def train_batch(self, batch_size: int, generator: torch.Generator) -> Batch:
         high = len(self.train_data) - self.seq_len
-        starts = torch.randint(0, high, (batch_size,), generator=generator)
+        starts = torch.randint(0, high, (batch_size,), generator=generator)  # the same stream either way
+        if self._on_device is not None:  # windows gathered where the model is: no copy per step
+            chunk = self._on_device[starts.to(self._on_device.device)[:, None] + self._device_offsets].long()
+            return Batch(chunk[:, :-1], chunk[:, 1:])
         return self._windows(self.train_data, starts)
+
+    _on_device: torch.Tensor | None = None
+
+    def place(self, device: torch.device, max_share: float = 0.25) -> None:
+        """On a GPU, keep the training tokens there when they take at most `max_share` of its free
+        memory: windows are then sampled on the device. Elsewhere (or when too big) nothing moves."""
+        if device.type != "cuda":
+            return
+        need = len(self.train_data) * np.dtype(np.int32).itemsize
+        if need > max_share * torch.cuda.mem_get_info(device)[0]:
+            return
+        self.to_device(device)
+
+    def to_device(self, device: torch.device) -> None:
+        """The training tokens as one int32 tensor on `device` (place() decides when)."""
+        self._on_device = torch.from_numpy(np.asarray(self.train_data).astype(np.int32)).to(device)
+        self._device_offsets = torch.arange(self.seq_len + 1, device=device)
 
     def eval_batches(self, batch_size: int, num_batches: int | None, split: str = "validation"):
         """Evenly spaced windows over the split: the same ones at every evaluation.
