@@ -38,7 +38,8 @@ def test_a_larger_vocabulary_gets_fewer_steps_for_the_same_flops(corpus, tmp_pat
                      "tokenizer=char,bpe_512",
                      "trainer.flops_budget=2e9", "task.max_chars=null", "task.val_max_chars=null",
                      "trainer.eval_batches=2", "trainer.num_samples=0", cwd=tmp_path,
-                     env={"SEQLAB_TINYSTORIES": str(corpus), "SEQLAB_OUTPUTS": str(tmp_path / "out")})
+                     env={"SEQLAB_TINYSTORIES": str(corpus), "SEQLAB_OUTPUTS": str(tmp_path / "out"),
+                          "SEQLAB_CACHE": str(tmp_path / "cache")})  # not the session's: others test misses
     assert result.returncode == 0, result.stderr
     summaries = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "out").rglob("summary.json")}
     char, bpe = summaries["0_gru_small_char"], summaries["1_gru_small_bpe_512"]
