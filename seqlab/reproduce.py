@@ -84,8 +84,9 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
             except SeqlabError:  # a family without a FLOP model: schedule it as a small one
                 per_token = 1e6
             tokens = cfg.trainer.max_steps * cfg.trainer.batch_size * seq_len
+            cost = cfg.trainer.flops_budget or per_token * tokens  # a FLOP budget is the run's cost
             runs.append(PlannedRun(name, base + list(combo), out / name / ",".join(combo) if combo else out / name,
-                                   per_token * tokens))
+                                   cost))
     return sorted(runs, key=lambda r: -r.cost)
 
 

@@ -34,7 +34,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-TINY = ["trainer.max_steps=4", "trainer.eval_every=2", "trainer.eval_batches=2", "trainer.log_every=1",
+TINY = ["trainer.max_steps=4", "trainer.flops_budget=null", "trainer.eval_every=2", "trainer.eval_batches=2", "trainer.log_every=1",
         "trainer.sample_tokens=10", "trainer.num_samples=1", "threads=1"]
 SKIPPED = {("make", "reproduce"), ("make", "bench"), ("seqlab", "reproduce"), ("make", "test"),
            ("make", "test-fast"), ("make", "lint")}

@@ -179,11 +179,12 @@ def _si(value: Any) -> str:
 def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str], list[list[str]], list[list[Any]]]:
     """Header, formatted rows (terminal, markdown) and raw rows (CSV), one row per run.
 
-    Columns: name, the differing config keys (only those), then the results; bpc and
+    Columns: name, the differing config keys (only those), then the results; bpc, bpb and
     accuracy columns appear when some run has them.
     """
     s = [r.summary for r in runs]
-    has = {k: any(x.get(k) is not None for x in s) for k in ("final_val_bpc", "final_val_acc", "final_val_seq_acc")}
+    has = {k: any(x.get(k) is not None for x in s) for k in ("final_val_bpc", "final_val_bpb", "final_val_acc",
+                                                          "final_val_seq_acc")}
     cols: list[tuple[str, Any, Any]] = [  # (header, raw value of a run, formatter)
         ("name", lambda r: r.name, str),
         *[(k, lambda r, k=k: r.config.get(k), format_value) for k in keys],
@@ -197,6 +198,8 @@ def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str
              ("final val loss", lambda r: r.summary.get("final_val_loss"), lambda v: _num(v, ".4f"))]
     if has["final_val_bpc"]:
         cols.append(("bpc", lambda r: r.summary.get("final_val_bpc"), lambda v: _num(v, ".3f")))
+    if has["final_val_bpb"]:  # bits per byte: the column that compares tokenizers
+        cols.append(("bpb", lambda r: r.summary.get("final_val_bpb"), lambda v: _num(v, ".3f")))
     if has["final_val_acc"]:
         cols.append(("val acc", lambda r: r.summary.get("final_val_acc"), lambda v: _num(v, ".3f")))
     if has["final_val_seq_acc"]:
