@@ -93,7 +93,7 @@ def test_sample_not_a_run_folder(tmp_path):
 
 @pytest.mark.parametrize("override, words", [
     ("model.hiden_size=3", "hiden_size"),
-    ("model=nope", "available: bigram, gru"),
+    ("model=nope", "available: bigram, encoder, gru"),
     ("trainer.max_steps=0", "trainer.max_steps must be positive"),
     ("device=cuda", "not available"),
     ("trainer.precision=fp8", "trainer.precision must be one of fp32, bf16, fp16"),
