@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import run_cli
 from omegaconf import OmegaConf
 
@@ -112,9 +113,18 @@ def test_two_concurrent_prepares_leave_one_good_entry(corpus, tmp_path):
     assert sum("prepared train" in r.stderr for r in results) == 1
 
 
-def test_training_reads_token_files_and_the_summary_counts_chars(corpus, tmp_path):
+def test_training_reads_token_files_and_the_summary_counts_chars(corpus, tmp_path, monkeypatch):
+    import numpy as np
+
+    from seqlab.data import token_cache
+
+    small = build_tinystories(task_cfg(corpus, tmp_path / "cache", max_chars=None))
+    assert isinstance(small.train_data, np.ndarray)  # a small split is read whole
+    monkeypatch.setattr(token_cache, "IN_MEMORY_BYTES", 0)  # as if the corpus were large
     task = build_tinystories(task_cfg(corpus, tmp_path / "cache", max_chars=None))
     assert isinstance(task.train_data, TokenFile) and isinstance(task.val_data, TokenFile)
+    g = torch.Generator()
+    assert torch.equal(small.train_batch(4, g.manual_seed(0)).inputs, task.train_batch(4, g.manual_seed(0)).inputs)
     summary = task.summary()
     stories = (corpus / "train.jsonl").read_text().splitlines()
     whole = sum(len(json.loads(s)["text"]) for s in stories) + len(stories) - 1
