@@ -68,6 +68,8 @@ bench: $(STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, 
 	$(BIN)/python benchmarks/bench_attention.py
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_trackers.py
+	$(BIN)/python benchmarks/bench_ddp.py
+	$(BIN)/python benchmarks/bench_prepare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
