@@ -47,7 +47,7 @@ def test_a_larger_vocabulary_gets_fewer_steps_for_the_same_flops(corpus, tmp_pat
     assert bpe["vocab_size"] > char["vocab_size"] and bpe["steps"] < char["steps"]
     assert bpe["final_val_bpb"] > 0 and char["final_val_bpb"] > 0
     sweep = next((tmp_path / "out").rglob("multirun.yaml")).parent
-    compared = run_cli("compare", str(sweep), "--metric", "val_bpb", cwd=tmp_path)
+    compared = run_cli("compare", str(sweep), "--metric", "val_bpb", "--out", str(tmp_path / "cmp"), cwd=tmp_path)
     assert compared.returncode == 0, compared.stderr
-    table = (sweep / "compare.md").read_text()
+    table = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| bpb |" in table and f"{bpe['final_val_bpb']:.3f}" in table  # the metric it sorts by
