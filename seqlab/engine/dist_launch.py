@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.engine.distributed import (
-    SINGLE,
     DistContext,
     broadcast_from_main,
     env_context,
@@ -63,4 +62,15 @@ def train(cfg: Any, run_dir: Path) -> tuple[dict[str, Any] | None, int]:
         code = train_on_devices(cfg, run_dir, cfg.trainer.devices)
         summary = run_dir / "summary.json"
         return (json.loads(summary.read_text()) if code == 0 and summary.exists() else None), code
-    return Trainer(cfg, run_dir, dist=ctx or SINGLE).fit(), 0
+    if ctx is None:
+        return Trainer(cfg, run_dir).fit(), 0
+    from seqlab.engine.distributed import destroy_process_group
+    from seqlab.engine.trainer import TrainingStopped
+
+    try:
+        summary = Trainer(cfg, run_dir, dist=ctx).fit()
+    except TrainingStopped:
+        destroy_process_group(barrier=True)  # every rank stopped at the same step
+        raise
+    destroy_process_group(barrier=True)
+    return summary, 0

@@ -93,9 +93,17 @@ def init_process_group(ctx: DistContext, device: torch.device, backend: str | No
 _control = None  # the CPU process group for control flags, when the main one is not gloo
 
 
-def destroy_process_group() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def destroy_process_group(barrier: bool = False) -> None:
+    """Leave the group; with `barrier`, only once every rank is done (a rank that tears its
+    group down while another still finishes its run can take that one down with it)."""
+    if not dist.is_initialized():
+        return
+    if barrier:
+        try:
+            dist.barrier(group=_control) if _control is not None else dist.barrier()
+        except RuntimeError:
+            pass  # a peer is gone: nothing left to wait for
+    dist.destroy_process_group()
 
 
 def _tensor(values: list[float], dtype: torch.dtype) -> torch.Tensor:

@@ -100,7 +100,11 @@ def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_
                 launcher_pid: int) -> None:
     """One rank: join the group, train, leave; exits with the run's code."""
     os.setpgrp()  # a terminal's Ctrl-C reaches the launcher only, which forwards it once
-    sys.exit(run_rank(container, Path(run_dir), rank, world_size, init_method, launcher_pid))
+    code = run_rank(container, Path(run_dir), rank, world_size, init_method, launcher_pid)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Straight out: the interpreter's teardown of gloo's threads can abort a finished rank.
+    os._exit(code)
 
 
 def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_method: str | None,
@@ -118,21 +122,24 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
     ctx = DistContext(rank, world_size, rank if init_method else int(os.environ.get("LOCAL_RANK", rank)))
     if cfg.threads is None:  # N processes with every core each spin against each other
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
+    together = False  # whether every rank got to the end with us: then leave together
     try:
         device = resolve_device(cfg.device, ctx.local_rank)
         init_process_group(ctx, device, cfg.trainer.dist_backend, cfg.trainer.dist_timeout_s,
                            init_method or "env://")
         Trainer(cfg, run_dir, ctx, launcher_pid=launcher_pid).fit()
+        together = True
         return 0
     except SeqlabError as err:
         if rank == 0:
             print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except TrainingStopped as stop:
+        together = True  # the ranks agreed on the stop step
         return stop.exit_code
     except RuntimeError as err:  # torch.distributed's errors: a dead peer, a timed-out collective
         if launcher_pid is None:  # under seqlab's own launcher, it names the rank that failed
             print(f"error: rank {rank}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
-        destroy_process_group()
+        destroy_process_group(barrier=together)
