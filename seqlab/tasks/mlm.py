@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.errors import SeqlabError
+from seqlab.models.modes import eval_mode
 from seqlab.tasks.base import Batch, Task
 from seqlab.tasks.vocab import CharVocab
 
@@ -116,18 +117,16 @@ class MaskedLMTask(Task):
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
         """val_loss and val_acc over the masked positions of fixed validation windows."""
-        was_training = model.training
-        model.eval()
-        batch = self.eval_batch(batch_size * (num_batches or 100))
-        loss_sum = right = count = 0.0
-        for inputs, targets in zip(batch.inputs.split(batch_size), batch.targets.split(batch_size)):
-            inputs, targets = inputs.to(device), targets.to(device)
-            logits, _ = model(inputs)
-            scored = targets != -100
-            loss_sum += F.cross_entropy(logits[scored].float(), targets[scored], reduction="sum").item()
-            right += (logits[scored].argmax(-1) == targets[scored]).sum().item()
-            count += scored.sum().item()
-        model.train(was_training)
+        with eval_mode(model):
+            batch = self.eval_batch(batch_size * (num_batches or 100))
+            loss_sum = right = count = 0.0
+            for inputs, targets in zip(batch.inputs.split(batch_size), batch.targets.split(batch_size)):
+                inputs, targets = inputs.to(device), targets.to(device)
+                logits, _ = model(inputs)
+                scored = targets != -100
+                loss_sum += F.cross_entropy(logits[scored].float(), targets[scored], reduction="sum").item()
+                right += (logits[scored].argmax(-1) == targets[scored]).sum().item()
+                count += scored.sum().item()
         return {"val_loss": loss_sum / count, "val_acc": right / count}
 
     def context_length(self, length: int | None = None) -> int:
@@ -136,11 +135,9 @@ class MaskedLMTask(Task):
     @torch.no_grad()
     def examples(self, model: torch.nn.Module, n: int, device: torch.device) -> list[str]:
         """samples.txt: a corrupted validation window, then the model's guess at every selected position."""
-        was_training = model.training
-        model.eval()
-        batch = self.eval_batch(max(n, 1))
-        guess = model(batch.inputs[:n].to(device))[0].argmax(-1).cpu()
-        model.train(was_training)
+        with eval_mode(model):
+            batch = self.eval_batch(max(n, 1))
+            guess = model(batch.inputs[:n].to(device))[0].argmax(-1).cpu()
         filled = torch.where(batch.targets[:n] != -100, guess, batch.inputs[:n])
         return [f"{self.vocab.decode(i.tolist())!r} -> {self.vocab.decode(f.tolist())!r}"
                 for i, f in zip(batch.inputs[:n], filled)]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.errors import SeqlabError
+from seqlab.models.modes import eval_mode
 from seqlab.tasks.base import Batch, Task
 from seqlab.tasks.mlm import masked_corpus
 from seqlab.tasks.synthetic_data import data_generator_seed
@@ -83,15 +84,13 @@ class WordSwapTask(Task):
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
         """val_loss and val_acc (50% = chance) on the whole fixed test set."""
-        was_training = model.training
-        model.eval()
-        loss_sum = right = 0.0
-        for inputs, targets in zip(self.test.inputs.split(256), self.test.targets.split(256)):
-            logits = model.classify(inputs.to(device)).float()
-            targets = targets[:, 0].to(device)
-            loss_sum += F.cross_entropy(logits, targets, reduction="sum").item()
-            right += (logits.argmax(-1) == targets).sum().item()
-        model.train(was_training)
+        with eval_mode(model):
+            loss_sum = right = 0.0
+            for inputs, targets in zip(self.test.inputs.split(256), self.test.targets.split(256)):
+                logits = model.classify(inputs.to(device)).float()
+                targets = targets[:, 0].to(device)
+                loss_sum += F.cross_entropy(logits, targets, reduction="sum").item()
+                right += (logits.argmax(-1) == targets).sum().item()
         return {"val_loss": loss_sum / len(self.test.inputs), "val_acc": right / len(self.test.inputs)}
 
     def context_length(self, length: int | None = None) -> int:
@@ -100,10 +99,8 @@ class WordSwapTask(Task):
     @torch.no_grad()
     def examples(self, model: torch.nn.Module, n: int, device: torch.device) -> list[str]:
         """samples.txt: test windows, their label and the model's."""
-        was_training = model.training
-        model.eval()
-        pred = model.classify(self.test.inputs[:n].to(device)).argmax(-1).cpu()
-        model.train(was_training)
+        with eval_mode(model):
+            pred = model.classify(self.test.inputs[:n].to(device)).argmax(-1).cpu()
         names = ("swapped", "real")
         return [f"{self.vocab.decode(x.tolist())!r}: {names[int(y)]}, model: {names[int(p)]}"
                 for x, y, p in zip(self.test.inputs[:n], self.test.targets[:n, 0], pred)]
