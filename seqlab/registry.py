@@ -65,6 +65,9 @@ class FlopModel:
     """Further config values for that comparison (e.g. no position table)."""
     plot_generate: bool = False
     """Plot the generation FLOPs too (they differ from training's shape: the KV cache)."""
+    pairs: bool = False
+    """Counts (source, decoder input) pairs: its report also takes `target_len`, and the scaling
+    plot, which compares one sequence of T tokens across families, leaves it out."""
 
 
 @dataclass(frozen=True)
@@ -151,15 +154,19 @@ MODELS: dict[str, ModelSpec] = {
     "seq2seq_rnn": ModelSpec(
         Seq2SeqRNNConfig, "seqlab.models.seq2seq:build_seq2seq_rnn",
         "RNN/GRU/LSTM encoder -> decoder, attention=none|bahdanau|dot, optional Bi-RNN encoder",
-        serves=("seq2seq",), encoder_decoder=True),
+        serves=("seq2seq",), encoder_decoder=True,
+        flops=FlopModel("seqlab.flops.seq2seq_rnn:seq2seq_rnn_flops", ("embed_size", "attn_size", "hidden_size"),
+                        "num_layers", pairs=True)),
     "seq2seq_transformer": ModelSpec(
         Seq2SeqTransformerConfig, "seqlab.models.seq2seq:build_seq2seq_transformer",
         "transformer encoder (bidirectional) + decoder (causal self-attn, cross-attn, MLP)",
-        serves=("seq2seq",), encoder_decoder=True, bounded_context=True),
+        serves=("seq2seq",), encoder_decoder=True, bounded_context=True, explicit_impl=(("attention", "manual"),),
+        flops=FlopModel("seqlab.flops.seq2seq_transformer:seq2seq_transformer_flops", ("n_embd",), "n_layer",
+                        overrides=(("n_head", 1), ("block_size", 10**9), ("pos_encoding", "none")), pairs=True)),
     "encoder": ModelSpec(
         EncoderConfig, "seqlab.models.encoder:build_encoder",
         "BERT-style encoder-only transformer: bidirectional blocks, masked-token and classification heads",
-        serves=("mlm", "sequence_classify"), bounded_context=True,
+        serves=("mlm", "sequence_classify"), bounded_context=True, explicit_impl=(("attention", "manual"),),
         flops=FlopModel("seqlab.flops.encoder:encoder_flops_report", ("n_embd",), "n_layer",
                         overrides=(("n_head", 1), ("block_size", 10**9), ("pos_encoding", "none")))),
 }

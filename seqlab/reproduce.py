@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -36,6 +37,9 @@ class PlannedRun:
     folder: Path
     cost: float
     """Analytic training FLOPs of the whole run: the scheduling key."""
+    init_from: str | None = None
+    """The run folder it starts from (trainer.init_from): it waits until every other run has
+    finished, and is not started while that folder does not exist."""
 
     @property
     def label(self) -> str:
@@ -61,7 +65,7 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from seqlab.engine.launch import compose
-    from seqlab.flops import flops_per_token
+    from seqlab.flops import flops_report
     from seqlab.registry import config_window, task_spec
 
     known = experiment_names()
@@ -78,16 +82,15 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
                 for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()])]
         for combo in itertools.product(*axes):
             cfg = compose(base + list(combo))
-            seq_len = config_window(cfg.task) or 1
+            seq_len, batch = config_window(cfg.task) or 1, cfg.trainer.batch_size
             try:
-                per_token = flops_per_token(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len)["training"]
+                per_step = flops_report(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len, batch).total.training
             except SeqlabError:  # a family without a FLOP model: schedule it as a small one
-                per_token = 1e6
-            tokens = cfg.trainer.max_steps * cfg.trainer.batch_size * seq_len
-            cost = cfg.trainer.flops_budget or per_token * tokens  # a FLOP budget is the run's cost
-            runs.append(PlannedRun(name, base + list(combo), out / name / ",".join(combo) if combo else out / name,
-                                   cost))
-    return sorted(runs, key=lambda r: -r.cost)
+                per_step = 1e6 * batch * seq_len
+            cost = cfg.trainer.flops_budget or per_step * cfg.trainer.max_steps  # a FLOP budget is the run's cost
+            folder = out / name / ",".join(combo).replace("/", "_") if combo else out / name  # one level: a path value
+            runs.append(PlannedRun(name, base + list(combo), folder, cost, cfg.trainer.init_from))
+    return sorted(runs, key=lambda r: (r.init_from is not None, -r.cost))  # those that start from another last
 
 
 def command_for(run: PlannedRun, threads: int) -> list[str]:
@@ -114,24 +117,26 @@ def split_exclusive(runs: list[PlannedRun], jobs: int) -> tuple[list[PlannedRun]
 def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
     """Run what is missing of `names` on `jobs` workers; returns the wall time in seconds
     (None when every run had already finished)."""
-    shared, exclusive = split_exclusive([r for r in plan(names, out) if r.status() != "completed"], jobs)
-    if not shared and not exclusive:
+    todo = [r for r in plan(names, out) if r.status() != "completed"]
+    shared, exclusive = split_exclusive([r for r in todo if r.init_from is None], jobs)
+    waiting = [r for r in todo if r.init_from is not None]  # start from another run: after all the rest
+    if not todo:
         console.print("0 run(s) to do: every run has finished")
         return None
     console.print(f"{len(shared)} run(s) on {jobs} worker(s) with one thread each, then "
-                  f"{len(exclusive)} alone with {jobs} threads")
-    queue = [(r, 1) for r in shared] + [(r, jobs) for r in exclusive]
-    start, running, failed = time.perf_counter(), {}, []
+                  f"{len(exclusive)} alone with {jobs} threads"
+                  + (f", then {len(waiting)} that start from another run's weights" if waiting else ""))
+    queue = [(r, 1) for r in shared] + [(r, jobs) for r in exclusive] + [(r, 1) for r in waiting]
+    start, running, failed, blocked = time.perf_counter(), {}, [], []
     while queue or running:
-        # An exclusive run starts only on an idle machine; shared runs fill free workers.
-        while queue and len(running) < jobs and (queue[0][1] == 1 or not running):
+        while queue and len(running) < jobs and _may_start(*queue[0], [r for r, *_ in running.values()]):
             run, threads = queue.pop(0)
-            run.folder.mkdir(parents=True, exist_ok=True)
-            log = open(run.folder / "console.log", "a")
-            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "120"}
-            proc = subprocess.Popen(command_for(run, threads), stdout=log, stderr=log, env=env)
-            running[run.label] = (run, proc, time.perf_counter(), log)
-            console.print(f"[cyan]start[/] {run.label} ({threads} thread{'s' if threads > 1 else ''})")
+            if run.init_from is not None and not Path(run.init_from).exists():
+                blocked.append(f"{run.label} (trainer.init_from={run.init_from})")
+                console.print(f"[yellow]not started[/] {run.label}: it starts from {run.init_from}, which does "
+                              "not exist (its experiment file says which run writes it)")
+                continue
+            running[run.label] = _start(run, threads)
             if threads > 1:
                 break
         time.sleep(0.5)
@@ -140,21 +145,45 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
                 continue
             log.close()
             del running[label]
-            took = time.perf_counter() - began
-            if proc.returncode == 0:
-                console.print(f"[green]done[/]  {label} ({took:.0f} s)")
-            elif proc.returncode in (130, 143):  # stopped cleanly by a signal: resumable
-                failed.append(label)
-                console.print(f"[yellow]stopped[/] {label} after {took:.0f} s (run again to resume it)")
-            else:
-                failed.append(label)
-                console.print(f"[red]failed[/] {label} (exit {proc.returncode}; see {run.folder / 'console.log'})")
+            _report(label, run, proc.returncode, time.perf_counter() - began, failed)
     wall = time.perf_counter() - start
-    if failed:
-        raise SeqlabError(f"{len(failed)} run(s) did not finish: {', '.join(failed)}; "
-                          f"running the same command again resumes them")
-    record_invocation(out, [r.label for r in shared + exclusive], wall, jobs)
+    if failed or blocked:
+        raise SeqlabError("; ".join(
+            ([f"{len(failed)} run(s) did not finish: {', '.join(failed)}; running the same command again "
+              "resumes them"] if failed else [])
+            + ([f"{len(blocked)} run(s) not started, their starting weights missing: {', '.join(blocked)}"]
+               if blocked else [])))
+    record_invocation(out, [r.label for r in shared + exclusive + waiting], wall, jobs)
     return wall
+
+
+def _may_start(run: PlannedRun, threads: int, running: list[PlannedRun]) -> bool:
+    """An exclusive run starts on an idle machine; one that starts from another run's weights once
+    only such runs are left (its starting point may be one of this invocation's runs)."""
+    if threads > 1:
+        return not running
+    return run.init_from is None or all(r.init_from is not None for r in running)
+
+
+def _start(run: PlannedRun, threads: int) -> tuple[PlannedRun, subprocess.Popen, float, Any]:
+    """Start one run as its own process, its output appended to the folder's console.log."""
+    run.folder.mkdir(parents=True, exist_ok=True)
+    log = open(run.folder / "console.log", "a")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "120"}
+    proc = subprocess.Popen(command_for(run, threads), stdout=log, stderr=log, env=env)
+    console.print(f"[cyan]start[/] {run.label} ({threads} thread{'s' if threads > 1 else ''})")
+    return run, proc, time.perf_counter(), log
+
+
+def _report(label: str, run: PlannedRun, returncode: int, took: float, failed: list[str]) -> None:
+    if returncode == 0:
+        console.print(f"[green]done[/]  {label} ({took:.0f} s)")
+        return
+    failed.append(label)
+    if returncode in (130, 143):  # stopped cleanly by a signal: resumable
+        console.print(f"[yellow]stopped[/] {label} after {took:.0f} s (run again to resume it)")
+    else:
+        console.print(f"[red]failed[/] {label} (exit {returncode}; see {run.folder / 'console.log'})")
 
 
 def record_invocation(out: Path, labels: list[str], wall_s: float, jobs: int) -> None:

@@ -140,14 +140,16 @@ def test_per_token_and_flops_json():
     json.dumps(out)
     with pytest.raises(SeqlabError):
         flops_report(OmegaConf.create({"name": "mystery"}), 86, 20)
-    with pytest.raises(SeqlabError, match="no FLOP model for model 'seq2seq_rnn'; families with one"):
-        flops_report(OmegaConf.create({"name": "seq2seq_rnn"}), 86, 20)
+    with pytest.raises(SeqlabError, match="no FLOP model for model 'bigram'; families with one"):
+        flops_report(OmegaConf.create({"name": "bigram"}), 86, 20)
+    with pytest.raises(SeqlabError, match="reads one sequence: a target length is for encoder-decoders"):
+        flops_report(cfg, 86, 20, target_len=5)
 
 
 def test_flop_models_are_declared_on_the_specs():
     """Every family with a FLOP model gets one through the registry; the others say so."""
     assert set(flop_families()) == {n for n, s in MODELS.items() if s.flops is not None}
-    assert {"rnn", "gru", "lstm", "transformer"} <= set(flop_families())
+    assert {"rnn", "gru", "lstm", "transformer", "encoder", "seq2seq_rnn", "seq2seq_transformer"} <= set(flop_families())
 
 
 def test_cli_json_has_the_seed_numbers(tmp_path):

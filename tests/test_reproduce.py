@@ -89,3 +89,27 @@ def test_reproduce_runs_and_writes_the_readme_table(corpus, user_conf, tmp_path)
     again = run_cli("reproduce", "tiny", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
     assert "0 run(s) to do" in again.stderr  # finished runs are kept
     assert "--jobs 2` that trained all 2 runs" in again.stdout  # ... and so is how long they took
+
+
+FINE_TUNE_EXPERIMENT = TINY_EXPERIMENT.replace("experiment: tiny", "experiment: tiny_ft").replace(
+    "model: rnn,gru", "trainer.init_from: null,nowhere/pretrained")
+
+
+def test_runs_that_start_from_another_wait_and_say_when_it_is_missing(corpus, user_conf, monkeypatch, tmp_path):
+    """A run with trainer.init_from is planned after every other run, whatever it costs; when its
+    starting folder is still missing then, it is not started and the command says so in one line."""
+    from seqlab.reproduce import plan
+
+    (user_conf / "experiment" / "tiny_ft.yaml").write_text(FINE_TUNE_EXPERIMENT)
+    env = {"SEQLAB_CONFIG_DIR": str(user_conf), "SEQLAB_TINYSTORIES": str(corpus)}
+    monkeypatch.setenv("SEQLAB_CONFIG_DIR", str(user_conf))
+    runs = plan(["tiny_ft", "tiny"], tmp_path / "out")
+    assert [r.init_from for r in runs] == [None, None, None, "nowhere/pretrained"]
+    assert runs[-1].folder.name == "trainer.init_from=nowhere_pretrained"  # a path value stays one folder
+    result = run_cli("reproduce", "tiny_ft", "--jobs", "1", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: 1 run(s) not started, their starting weights missing: "
+        "tiny_ft/trainer.init_from=nowhere_pretrained (trainer.init_from=nowhere/pretrained)")
+    scratch = json.loads((tmp_path / "out" / "tiny_ft" / "trainer.init_from=null" / "summary.json").read_text())
+    assert scratch["status"] == "completed"

@@ -53,7 +53,8 @@ def measured_line(r: FlopReport) -> str | None:
 
 def title(r: FlopReport) -> str:
     dims = ", ".join(f"{k} {v}" for k, v in r.dims.items())
-    return f"{r.model} ({dims}) · T = {r.seq_len} · B = {r.batch} · vocab {r.vocab_size}"
+    lengths = f"T = {r.seq_len}" if r.target_len is None else f"S = {r.seq_len} · T = {r.target_len}"
+    return f"{r.model} ({dims}) · {lengths} · B = {r.batch} · vocab {r.vocab_size}"
 
 
 def ordered_rows(r: FlopReport) -> list[Row]:
@@ -120,7 +121,7 @@ def family_config(name: str, width: int, depth: int) -> Any:
 
 def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: int = 10_000) -> None:
     """Log-log: training FLOPs per sequence and sequential matmuls vs T, every family with a FLOP
-    model, at width D and depth L."""
+    model that reads one sequence, at width D and depth L."""
     import numpy as np
 
     from seqlab.plots import new_figure, save_figure
@@ -128,7 +129,7 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
     ts = sorted({int(t) for t in np.logspace(0, np.log10(t_max), 40)})
     plt, fig, ((ax_f, ax_s),) = new_figure(1, 2, (11, 4.4))
     seq_curves: dict[tuple[int, ...], list[str]] = {}  # families sharing a critical path share a line
-    for i, name in enumerate(flop_families()):
+    for i, name in enumerate(n for n in flop_families() if not flops_spec(n).pairs):
         fm = family_config(name, width, layers)
         totals = [flops_report(fm, vocab_size, t).total for t in ts]
         ax_f.plot(ts, [x.training for x in totals], color=f"C{i}", label=f"{name} training")
@@ -158,7 +159,7 @@ def flops_spec(name: str) -> Any:
 
 
 def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, fmt: str,
-                  plot: Path | None, measure: bool, vocab_size: int = 86) -> None:
+                  plot: Path | None, measure: bool, vocab_size: int = 86, target_len: int | None = None) -> None:
     """Compose the config, build one report per T, print it in `fmt`, optionally plot."""
     if fmt not in FORMATS:
         raise SeqlabError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
@@ -177,10 +178,14 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
     ts = list(dict.fromkeys(seq_lens)) if seq_lens else default_lengths(cfg, spec.bounded_context)
     if min(ts) < 1:
         raise SeqlabError(f"--seq-len must be positive, got {min(ts)}")
+    if target_len is not None and not spec.flops.pairs:
+        raise SeqlabError(f"--target-len is for encoder-decoders; model '{model.name}' reads one sequence")
+    if target_len is not None and target_len < 1:
+        raise SeqlabError(f"--target-len must be positive, got {target_len}")
     reports = []
     for t in ts:
-        report = flops_report(model, vocab_size, t, batch)
-        if measure and spec.bounded_context and t > model.block_size:
+        report = flops_report(model, vocab_size, t, batch, target_len=target_len)
+        if measure and spec.bounded_context and max(t, target_len or 0) > model.block_size:
             report.notes.append("not measured: T exceeds block_size (the model would re-prefill)")
         elif measure:
             measure_report(report, model)

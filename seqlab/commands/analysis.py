@@ -18,13 +18,17 @@ def flops(
     ),
     seq_len: list[int] | None = typer.Option(
         None, "--seq-len", "-T",
-        help="Sequence length T; repeat for several (default: task.seq_len, and block_size for a transformer)."),
+        help="Sequence length T (an encoder-decoder's source length S); repeat for several "
+             "(default: the task's window, and block_size for a transformer)."),
+    target_len: int | None = typer.Option(
+        None, "--target-len", help="Encoder-decoders: decoder tokens per pair (default: the source length)."),
     batch: int = typer.Option(1, "--batch", "-B", help="Sequences per batch (FLOPs scale with it)."),
     vocab_size: int = typer.Option(86, "--vocab-size",
                                    help="Vocabulary size V (86 = the TinyStories character vocabulary)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     plot: Path | None = typer.Option(
-        None, "--plot", help="Also write a PNG: FLOPs and sequential matmuls vs T (log-log) for RNN/GRU/LSTM/transformer."),
+        None, "--plot", help="Also write a PNG: FLOPs and sequential matmuls vs T (log-log) for the families "
+                             "that read one sequence (RNN/GRU/LSTM/transformer/encoder)."),
     no_measure: bool = typer.Option(False, "--no-measure",
                                     help="Skip the FlopCounterMode check (the measured column)."),
 ) -> None:
@@ -33,10 +37,13 @@ def flops(
     Example: [bold]seqlab flops model=transformer[/]
 
     Several lengths, JSON: [bold]seqlab flops model=gru --seq-len 20 --seq-len 100 --format json[/]
+
+    An encoder-decoder, 12-token sources and targets: [bold]seqlab flops model=seq2seq_rnn task=reverse[/]
     """
     from seqlab.analysis.flops_report import flops_command
 
-    flops_command(list(overrides or []), seq_len, batch, fmt, plot, not no_measure, vocab_size=vocab_size)
+    flops_command(list(overrides or []), seq_len, batch, fmt, plot, not no_measure, vocab_size=vocab_size,
+                  target_len=target_len)
 
 
 def gates(

@@ -34,16 +34,24 @@ def encoder_flops(cfg: Any, vocab_size: int, seq_len: int, batch: int = 1, head:
 
 def encoder_flops_report(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = False) -> FlopReport:
     """The encoder's FLOP table for `seqlab flops`, flops.json and MFU (masked-token head)."""
-    D, L = cfg.n_embd, cfg.n_layer
+    D, L, C = cfg.n_embd, cfg.n_layer, cfg.num_classes
     F = cfg.d_ff if cfg.d_ff is not None else 4 * D
+    ab, mb = bool(cfg.attn_bias), bool(cfg.bias)
     f = encoder_flops(cfg, V, T, B, "mlm")
     names = {"qkv": "attn qkv projection", "attention": "attn QKᵀ + AV (full T×T: bidirectional)",
-             "out": "attn out projection", "mlp": f"MLP (D→{F}→D)", "head": "masked-token head (D→V)"}
+             "out": "attn out projection", "mlp": f"MLP (D→{F}→D)",
+             "head": f"masked-token head (D→V, {'tied' if cfg.tie_head else 'its own'})"}
+    params = {"qkv": L * (3 * D * D + 3 * D * ab), "attention": 0, "out": L * (D * D + D * ab),
+              "mlp": L * (2 * D * F + (F + D) * mb), "head": 0 if cfg.tie_head else V * D}
     seq = {"qkv": L, "attention": 2 * L, "out": L, "mlp": 2 * L, "head": 1}
-    rows = [Row("embedding (token + pos)", "embedding", params=V * D + D * cfg.block_size)]
-    rows += [Row(names[k], k, forward=f[k], backward=2 * f[k], seq_forward=seq[k], seq_backward=seq[k])
-             for k in names]
+    pos = D * cfg.block_size if cfg.pos_encoding == "learned" else 0
+    rows = [Row(f"embedding (token{' + pos' if pos else ''})", "embedding", params=V * D + pos)]
+    rows += [Row(names[k], k, params=params[k], forward=f[k], backward=2 * f[k], seq_forward=seq[k],
+                 seq_backward=seq[k]) for k in names]
+    rows.append(Row("LayerNorms", "norms", params=(2 * L + 1) * D * (1 + mb)))
+    if C:  # built for fine-tuning; the masked-token count does not run it
+        rows.append(Row(f"classification head (D→{C}, not run here)", "cls_head", params=D * C + C))
     formulas = [f"per layer: qkv 6TD² + scores/values 4T²D (every query sees every key) + out 2TD² + "
                 f"MLP 4TDF = {n(f['forward'] - f['head'])} for B = {B}; backward twice the forward"]
     dims = {"layers": L, "n_embd": D, "n_head": cfg.n_head, "d_ff": F}
-    return FlopReport("encoder", T, B, V, dims, rows, formulas, ["parameters: embedding only (the rows count FLOPs)"])
+    return FlopReport("encoder", T, B, V, dims, rows, formulas, ["generate: none (an encoder reads, it does not decode)"])

@@ -64,6 +64,13 @@ class FlopReport:
     formulas: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     measured: dict[str, Any] | None = None
+    target_len: int | None = None
+    """Decoder tokens per pair for an encoder-decoder (seq_len is then the source's); None: one sequence."""
+
+    @property
+    def tokens(self) -> int:
+        """Tokens per example, as the engine counts them: the sequence, or source + decoder input."""
+        return self.seq_len + (self.target_len or 0)
 
     @property
     def total(self) -> Row:
@@ -75,7 +82,7 @@ class FlopReport:
                    measured_training=meas.get("training"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "seq_len": self.seq_len, "batch": self.batch,
+        return {"model": self.model, "seq_len": self.seq_len, "target_len": self.target_len, "batch": self.batch,
                 "vocab_size": self.vocab_size, "dims": self.dims, "conventions": CONVENTIONS,
                 "rows": [r.to_dict() for r in self.rows], "total": self.total.to_dict(),
                 "formulas": self.formulas, "notes": self.notes, "measured": self.measured}

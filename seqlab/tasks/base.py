@@ -105,6 +105,12 @@ class Task:
         """Positions the bound model must hold for one example (None: no fixed length)."""
         return None
 
+    def flop_lengths(self) -> tuple[int, int | None] | None:
+        """What the FLOP model counts per example: (window, None) for a model fed one sequence,
+        (source, decoder tokens) for an encoder-decoder; None: no fixed length."""
+        window = self.context_length()
+        return None if window is None else (window, None)
+
     def examples(self, model: torch.nn.Module, n: int, device: torch.device) -> list[str] | None:
         """samples.txt lines of the task's own making; None: sample free text from a prompt."""
         return None

@@ -21,11 +21,12 @@ def steps_for_budget(trainer: Trainer) -> int:
 
     from seqlab.errors import SeqlabError
 
-    t, window = trainer.cfg.trainer, trainer.task.context_length()
-    if trainer.spec.flops is None or window is None:
+    t, lengths = trainer.cfg.trainer, trainer.task.flop_lengths()
+    if trainer.spec.flops is None or lengths is None:
         raise SeqlabError(f"trainer.flops_budget needs a FLOP model; model '{trainer.cfg.model.name}' on task "
                           f"'{trainer.cfg.task.name}' has none (set trainer.max_steps)")
-    per_step = flops_json(trainer.cfg.model, len(trainer.task.vocab), window, t.batch_size)["per_step"]["training"]
+    per_step = flops_json(trainer.cfg.model, len(trainer.task.vocab), lengths[0], t.batch_size,
+                          lengths[1])["per_step"]["training"]
     return max(1, math.ceil(t.flops_budget / (per_step * trainer.dist.world_size * t.grad_accum_steps)))
 
 
@@ -43,13 +44,13 @@ class FlopMeter(Callback):
         self.peak: float | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        window = trainer.task.context_length()
-        if trainer.spec.flops is None or window is None:
+        lengths = trainer.task.flop_lengths()
+        if trainer.spec.flops is None or lengths is None:
             why = "its family declares no FLOP model" if trainer.spec.flops is None else "the task has no fixed window"
             trainer.print(f"[dim]no flops.json and no MFU for this run: {why}")
             return
         t = trainer.cfg.trainer
-        info = flops_json(trainer.cfg.model, len(trainer.task.vocab), window, t.batch_size)
+        info = flops_json(trainer.cfg.model, len(trainer.task.vocab), lengths[0], t.batch_size, lengths[1])
         self.peak, source = peak_flops(trainer.device, t.peak_flops, matmul_dtype(t.precision))
         self.per_token = info["per_token"]["training"]
         trainer.run.write_flops({**info, "peak_flops": self.peak, "peak_source": source})

@@ -1,0 +1,151 @@
+"""FLOP models of the encoder-decoders (and the encoder's table): the counter agrees per
+component and in total, the formulas hold, and runs and `seqlab flops` count pairs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+from omegaconf import OmegaConf
+
+from seqlab.config.models import EncoderConfig, Seq2SeqRNNConfig, Seq2SeqTransformerConfig
+from seqlab.flops import flops_json, flops_per_token, flops_report
+from seqlab.flops.measure import measure_report
+from seqlab.registry import build_model
+
+
+def close(measured: float, analytic: float) -> bool:
+    return abs(measured - analytic) <= 0.01 * max(analytic, 1)
+
+
+def check_against_counter(cfg, V: int, S: int, T: int | None, B: int) -> None:
+    """Totals (forward, training) and per-component forward within 1%; parameters exact."""
+    report = measure_report(flops_report(cfg, V, S, B, target_len=T), cfg)
+    total = report.total
+    assert close(report.measured["forward"], total.forward), (report.measured, total.forward)
+    assert close(report.measured["training"], total.training), (report.measured, total.training)
+    for row in report.rows:
+        if row.in_total:
+            assert close(row.measured_forward, row.forward), row
+    assert total.params == sum(p.numel() for p in build_model(cfg, V).parameters())
+
+
+def rnn_cfg(**kw):
+    return OmegaConf.structured(Seq2SeqRNNConfig(**{"embed_size": 6, "hidden_size": 8, "attn_size": 5, **kw}))
+
+
+def transformer_cfg(**kw):
+    return OmegaConf.structured(Seq2SeqTransformerConfig(**{"n_embd": 16, "n_head": 2, "n_layer": 1,
+                                                            "block_size": 32, **kw}))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+@pytest.mark.parametrize("attention", ["none", "bahdanau", "dot"])
+@pytest.mark.parametrize("bidirectional,layers", [(False, 1), (True, 2)])
+@pytest.mark.parametrize("S,T,B", [(7, 4, 2), (3, 9, 1)])
+def test_seq2seq_rnn_matches_counter(cell, attention, bidirectional, layers, S, T, B):
+    check_against_counter(rnn_cfg(cell=cell, attention=attention, bidirectional=bidirectional,
+                                  num_layers=layers), 11, S, T, B)
+
+
+def test_seq2seq_rnn_lstm_is_what_the_counter_misses():
+    """nn.LSTM is invisible to the counter on CPU: it sees everything but the two LSTM stacks."""
+    cfg = rnn_cfg(cell="lstm", bidirectional=True, num_layers=2)
+    report = measure_report(flops_report(cfg, 11, 6, 3, target_len=5), cfg)
+    rows = {r.key: r for r in report.rows}
+    assert report.measured["forward"] == report.total.forward - rows["encoder"].forward - rows["decoder"].forward
+    for key in ("bridge", "attend", "head"):
+        assert rows[key].measured_forward == rows[key].forward, key
+    assert report.total.params == sum(p.numel() for p in build_model(cfg, 11).parameters())
+    # g = 4 weight blocks against the GRU's 3, same shapes otherwise
+    gru = {r.key: r for r in flops_report(rnn_cfg(cell="gru", bidirectional=True, num_layers=2), 11, 6, 3,
+                                          target_len=5).rows}
+    assert rows["encoder"].forward * 3 == gru["encoder"].forward * 4
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"causal": False, "d_ff": 24, "tie_head": False},
+    {"pos_encoding": "learned", "attn_bias": True, "norm": "post", "bias": False, "n_layer": 2},
+])
+@pytest.mark.parametrize("S,T,B", [(7, 4, 2), (5, 12, 1)])
+def test_seq2seq_transformer_matches_counter(extra, S, T, B):
+    check_against_counter(transformer_cfg(**extra), 13, S, T, B)
+
+
+def test_encoder_table_matches_counter_and_counts_every_parameter():
+    for extra in ({}, {"num_classes": 3, "tie_head": False, "pos_encoding": "sinusoidal", "attn_bias": True}):
+        cfg = OmegaConf.structured(EncoderConfig(**{"n_embd": 16, "n_head": 2, "n_layer": 2, "block_size": 16,
+                                                    **extra}))
+        check_against_counter(cfg, 13, 10, None, 2)
+
+
+@pytest.mark.parametrize("S,T,D,L", [(12, 12, 64, 2), (9, 1, 32, 3)])
+def test_seq2seq_transformer_formulas(S, T, D, L):
+    """F = 4D: encoder L(24SD² + 4S²D); decoder L(28TD² + 4SD² + 4T²D + 4TSD); backward twice."""
+    report = flops_report(transformer_cfg(n_embd=D, n_layer=L, block_size=64), 50, S, target_len=T)
+    rows = {r.key: r for r in report.rows}
+    enc = sum(rows[k].forward for k in ("enc_proj", "enc_attention", "enc_mlp"))
+    dec = sum(rows[k].forward for k in ("dec_proj", "dec_attention", "cross_proj", "cross_attention", "dec_mlp"))
+    assert enc == L * (24 * S * D * D + 4 * S * S * D)
+    assert dec == L * (28 * T * D * D + 4 * S * D * D + 4 * T * T * D + 4 * T * S * D)
+    assert report.total.backward == 2 * report.total.forward
+    assert rows["needed"].forward == 2 * L * T * (T + 1) * D and not rows["needed"].in_total
+    assert rows["dec_attention"].generate == rows["needed"].forward  # KV cache: step t reads t keys
+    assert report.total.seq_forward == 16 * L + 1
+    assert report.total.seq_generate == 6 * L + T * (10 * L + 1)
+
+
+def test_seq2seq_rnn_formulas():
+    """Elman cells, E = H = D, no attention: encoder forward 4SLD² ... as the recurrent LM; the
+    encoder's backward is short of twice by h_0's gradient, the decoder's is not."""
+    S, T, D, L = 10, 6, 8, 2
+    cfg = rnn_cfg(cell="rnn", embed_size=D, hidden_size=D, num_layers=L, attention="none")
+    rows = {r.key: r for r in flops_report(cfg, 20, S, target_len=T).rows}
+    assert rows["encoder"].forward == 4 * S * L * D * D
+    assert rows["encoder"].backward == 2 * rows["encoder"].forward - 2 * L * D * D
+    assert rows["decoder"].forward == T * (2 * (2 * D * D + D * D) + (L - 1) * 4 * D * D)  # reads [y; c]
+    assert rows["decoder"].backward == 2 * rows["decoder"].forward
+    assert rows["attend"].forward == 0
+
+
+def test_pairs_per_token_and_json():
+    """Per token means per source and decoder token: times S + T it is the pair's count."""
+    cfg = transformer_cfg()
+    total = flops_report(cfg, 13, 7, target_len=3).total
+    per = flops_per_token(cfg, 13, 7, 3)
+    assert per["training"] * 10 == pytest.approx(total.training)
+    assert per["target_len"] == 3
+    out = flops_json(cfg, 13, 7, 4, target_len=3)
+    assert out["tokens_per_step"] == 40 and out["per_step"]["training"] == 4 * total.training
+    assert flops_report(cfg, 13, 7).target_len == 7  # default: as long as the source
+
+
+def test_cli_counts_pairs_and_refuses_a_target_length_for_one_sequence(tmp_path):
+    result = run_cli("flops", "model=seq2seq_rnn", "task=reverse", "task.length=6", "--target-len", "4",
+                     "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (report,) = json.loads(result.stdout)["reports"]
+    assert (report["seq_len"], report["target_len"]) == (6, 4)
+    assert report["measured"]["training"] == report["total"]["training"]
+    table = run_cli("flops", "model=seq2seq_transformer", "task=reverse", "--no-measure", cwd=tmp_path)
+    assert table.returncode == 0 and "S = 12 · T = 12" in table.stdout
+    bad = run_cli("flops", "model=gru", "--target-len", "4", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "error: --target-len is for encoder-decoders; model 'gru' reads one sequence")
+
+
+def test_training_an_encoder_decoder_writes_flops_and_mfu(tmp_path):
+    """assoc_recall with P = 3 pairs: 7 source symbols and a 1-token answer, as the task builds them."""
+    result = run_cli("train", "model=seq2seq_rnn", "task=assoc_recall", "task.length=3", "task.test_size=32",
+                     "model.embed_size=8", "model.hidden_size=16", "model.attn_size=8", "trainer.max_steps=6",
+                     "trainer.eval_every=3", "trainer.log_every=3", "trainer.batch_size=4", "device=cpu",
+                     "threads=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "outputs").glob("*/*seq2seq_rnn_assoc_recall")
+    flops = json.loads((run / "flops.json").read_text())
+    assert (flops["report"]["seq_len"], flops["report"]["target_len"]) == (7, 1)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["flops"] == pytest.approx(6 * flops["per_step"]["training"])
+    assert summary["mfu"] > 0
