@@ -118,6 +118,9 @@ class TaskSpec:
     """Config field with the tokens per training window (`seqlab flops`, reproduce's costs)."""
     vocab_hint: int = 86
     """Vocabulary size assumed before any data is read (TinyStories' characters + unknown)."""
+    example_lengths: str | None = None
+    """"module:function" (task_cfg) -> (source, target) tokens of one example, for a task of
+    pairs: FLOPs counted from the config alone (`seqlab flops`, reproduce's costs)."""
 
 
 _RECURRENT = dict(recurrent=True, explicit_impl=(("impl", "scratch"),))
@@ -173,6 +176,7 @@ MODELS: dict[str, ModelSpec] = {
 
 _SYNTHETIC = "seqlab.tasks.synthetic:build_synthetic"
 _SYMBOLS = dict(window_field="length", vocab_hint=11)  # 10 symbols + the separator by default
+_PAIRS = dict(kind="seq2seq", example_lengths="seqlab.tasks.synthetic_data:example_lengths", **_SYMBOLS)
 
 TASKS: dict[str, TaskSpec] = {
     "tinystories": TaskSpec(
@@ -184,11 +188,11 @@ TASKS: dict[str, TaskSpec] = {
                             kind="classify", **_SYMBOLS),
     "parity": TaskSpec(ParityConfig, _SYNTHETIC, "label = parity of T random bits (odd count of ones)",
                        kind="classify", **_SYMBOLS),
-    "copy": TaskSpec(CopyConfig, _SYNTHETIC, "target = the source (T random symbols)", kind="seq2seq", **_SYMBOLS),
-    "reverse": TaskSpec(ReverseConfig, _SYNTHETIC, "target = the source reversed", kind="seq2seq", **_SYMBOLS),
-    "sort": TaskSpec(SortConfig, _SYNTHETIC, "target = the source sorted", kind="seq2seq", **_SYMBOLS),
+    "copy": TaskSpec(CopyConfig, _SYNTHETIC, "target = the source (T random symbols)", **_PAIRS),
+    "reverse": TaskSpec(ReverseConfig, _SYNTHETIC, "target = the source reversed", **_PAIRS),
+    "sort": TaskSpec(SortConfig, _SYNTHETIC, "target = the source sorted", **_PAIRS),
     "assoc_recall": TaskSpec(AssocRecallConfig, _SYNTHETIC, "k1 v1 ... kP vP q -> the value of key q",
-                             kind="seq2seq", **_SYMBOLS),
+                             **_PAIRS),
     "repeat": TaskSpec(RepeatConfig, "seqlab.tasks.synthetic:build_repeat",
                        "next character of a periodic string, the seed's 'abca abca ...' (seed 000)"),
     "tinystories_mlm": TaskSpec(TinyStoriesMLMConfig, "seqlab.tasks.mlm:build_tinystories_mlm",
@@ -230,6 +234,18 @@ def config_window(task_cfg: Any) -> int | None:
     """Tokens per training window as the task's config states it (no data read)."""
     field = task_spec(task_cfg.name).window_field
     return None if field is None else int(task_cfg[field])
+
+
+def config_flop_lengths(model_cfg: Any, task_cfg: Any) -> tuple[int, int | None] | None:
+    """What a FLOP model counts per example, from the configs alone (as `Task.flop_lengths` once
+    the data is built): (source, decoder tokens) for an encoder-decoder on a task of pairs, else
+    (tokens the model reads, None); None when the task has no fixed window."""
+    spec = task_spec(task_cfg.name)
+    if spec.example_lengths is None:
+        window = config_window(task_cfg)
+        return None if window is None else (window, None)
+    source, target = load(spec.example_lengths)(task_cfg)
+    return (source, target) if model_spec(model_cfg.name).encoder_decoder else (source + target, None)
 
 
 def explicit_config(model_cfg: Any) -> Any:

@@ -66,7 +66,7 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
 
     from seqlab.engine.launch import compose
     from seqlab.flops import flops_report
-    from seqlab.registry import config_window, task_spec
+    from seqlab.registry import config_flop_lengths, task_spec
 
     known = experiment_names()
     unknown = [n for n in names if n not in known]
@@ -82,9 +82,10 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
                 for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()])]
         for combo in itertools.product(*axes):
             cfg = compose(base + list(combo))
-            seq_len, batch = config_window(cfg.task) or 1, cfg.trainer.batch_size
+            (seq_len, target), batch = config_flop_lengths(cfg.model, cfg.task) or (1, None), cfg.trainer.batch_size
             try:
-                per_step = flops_report(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len, batch).total.training
+                per_step = flops_report(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len, batch,
+                                        target_len=target).total.training
             except SeqlabError:  # a family without a FLOP model: schedule it as a small one
                 per_step = 1e6 * batch * seq_len
             cost = cfg.trainer.flops_budget or per_step * cfg.trainer.max_steps  # a FLOP budget is the run's cost

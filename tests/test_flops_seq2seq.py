@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 from seqlab.config.models import EncoderConfig, Seq2SeqRNNConfig, Seq2SeqTransformerConfig
 from seqlab.flops import flops_json, flops_per_token, flops_report
 from seqlab.flops.measure import measure_report
-from seqlab.registry import build_model
+from seqlab.engine.launch import compose
+from seqlab.registry import build_model, build_task, config_flop_lengths, pair
 
 
 def close(measured: float, analytic: float) -> bool:
@@ -122,6 +123,19 @@ def test_pairs_per_token_and_json():
     assert flops_report(cfg, 13, 7).target_len == 7  # default: as long as the source
 
 
+@pytest.mark.parametrize("task", ["copy", "reverse", "sort", "assoc_recall", "first_token"])
+@pytest.mark.parametrize("model", ["seq2seq_rnn", "gru"])
+def test_config_lengths_are_what_the_built_task_counts(task, model):
+    """`seqlab flops` and reproduce read the lengths from the config; a run reads them from the
+    built task: the same numbers (assoc_recall: 2P + 1 source symbols and one answer)."""
+    cfg = compose([f"task={task}", f"model={model}", "task.length=3", "task.test_size=4"])
+    if task == "first_token" and model == "seq2seq_rnn":
+        pytest.skip("an encoder-decoder does not serve classify")
+    built = build_task(cfg.task)
+    pair(cfg.model, built)
+    assert config_flop_lengths(cfg.model, cfg.task) == built.flop_lengths()
+
+
 def test_cli_counts_pairs_and_refuses_a_target_length_for_one_sequence(tmp_path):
     result = run_cli("flops", "model=seq2seq_rnn", "task=reverse", "task.length=6", "--target-len", "4",
                      "--format", "json", cwd=tmp_path)
@@ -131,6 +145,9 @@ def test_cli_counts_pairs_and_refuses_a_target_length_for_one_sequence(tmp_path)
     assert report["measured"]["training"] == report["total"]["training"]
     table = run_cli("flops", "model=seq2seq_transformer", "task=reverse", "--no-measure", cwd=tmp_path)
     assert table.returncode == 0 and "S = 12 · T = 12" in table.stdout
+    recall = run_cli("flops", "model=seq2seq_rnn", "task=assoc_recall", "--no-measure", "--format", "json",
+                     cwd=tmp_path)  # the task's own lengths: P = 4 pairs -> 9 source symbols, 1 answer
+    assert [(r["seq_len"], r["target_len"]) for r in json.loads(recall.stdout)["reports"]] == [(9, 1)]
     bad = run_cli("flops", "model=gru", "--target-len", "4", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "error: --target-len is for encoder-decoders; model 'gru' reads one sequence")

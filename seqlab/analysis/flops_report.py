@@ -175,7 +175,11 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
     if spec.flops is None:
         raise SeqlabError(f"model '{model.name}' declares no FLOP model (families with one: "
                           f"{', '.join(flop_families())})")
-    ts = list(dict.fromkeys(seq_lens)) if seq_lens else default_lengths(cfg, spec.bounded_context)
+    if seq_lens:
+        ts = list(dict.fromkeys(seq_lens))
+    else:  # the task's own lengths; an explicit --target-len still wins
+        ts, task_target = default_lengths(cfg, spec.bounded_context)
+        target_len = task_target if target_len is None else target_len
     if min(ts) < 1:
         raise SeqlabError(f"--seq-len must be positive, got {min(ts)}")
     if target_len is not None and not spec.flops.pairs:
@@ -204,14 +208,16 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
             print(f"wrote {plot}")
 
 
-def default_lengths(cfg: Any, bounded_context: bool) -> list[int]:
-    """The task's training window; for a bounded model also its full context (the seed's T = 100)."""
-    from seqlab.registry import config_window
+def default_lengths(cfg: Any, bounded_context: bool) -> tuple[list[int], int | None]:
+    """The task's example, from its config: the window a model reads (for a bounded model also its
+    full context, the seed's T = 100), or an encoder-decoder's source with the decoder's length."""
+    from seqlab.registry import config_flop_lengths
 
-    window = config_window(cfg.task)
-    if not window:
+    lengths = config_flop_lengths(cfg.model, cfg.task)
+    if lengths is None:
         raise SeqlabError(f"task '{cfg.task.name}' has no fixed window; pass --seq-len")
+    window, target = lengths
     ts = [int(window)]
-    if bounded_context and cfg.model.block_size != window:
+    if bounded_context and target is None and cfg.model.block_size != window:
         ts.append(int(cfg.model.block_size))
-    return ts
+    return ts, target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -127,6 +128,14 @@ SYNTHETIC: dict[str, SyntheticSpec] = {
                                   source_rule="k1 v1 ... kP vP q"),
 }
 """The generated classify / seq2seq tasks by registry name (their kinds are on the registry)."""
+
+
+def example_lengths(task_cfg: Any) -> tuple[int, int]:
+    """(source, target) symbols of one example at task.length, from one draw of the task's own
+    generator: what FLOPs are counted on before any data is built."""
+    src, tgt = SYNTHETIC[task_cfg.name].generate(1, task_cfg.length, task_cfg.num_symbols,
+                                                 torch.Generator().manual_seed(0))
+    return src.size(1), tgt.size(1)
 
 
 def row_keys(rows: Tensor) -> list[bytes]:
