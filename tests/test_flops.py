@@ -34,9 +34,10 @@ def close(measured: float, analytic: float) -> bool:
     return abs(measured - analytic) <= 0.01 * analytic
 
 
-def check_against_counter(cfg, V: int, T: int, B: int) -> None:
-    """Totals (forward, training) and per-component forward within 1%; params exact."""
-    report = measure_report(flops_report(cfg, V, T, B), cfg)
+def check_against_counter(cfg, V: int, T: int, B: int, target_len: int | None = None) -> None:
+    """Totals (forward, training) and per-component forward within 1%; params exact.
+    `target_len`: an encoder-decoder's decoder length (T is then its source's)."""
+    report = measure_report(flops_report(cfg, V, T, B, target_len=target_len), cfg)
     total = report.total
     assert close(report.measured["forward"], total.forward), (report.measured, total.forward)
     assert close(report.measured["training"], total.training), (report.measured, total.training)

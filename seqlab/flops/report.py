@@ -94,3 +94,10 @@ class FlopReport:
 def n(x: float) -> str:
     """1,234,567: FLOP counts in formulas and notes."""
     return f"{x:,.0f}"
+
+
+def pair_lengths(seq_len: int, target_len: int | None) -> tuple[int, int, str]:
+    """An encoder-decoder's source length S, decoder length T (default: S) and the note saying so."""
+    T = target_len or seq_len
+    return seq_len, T, (f"S = {seq_len} source and T = {T} decoder tokens per pair"
+                        + ("" if target_len else " (T = S unless --target-len says otherwise)"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqlab.flops.report import FlopReport, Row, n
+from seqlab.flops.report import FlopReport, Row, n, pair_lengths
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # H-wide weight blocks per cell
 STATES = {"rnn": 1, "gru": 1, "lstm": 2}  # states per layer the bridge initialises: h (and an LSTM's c)
@@ -39,7 +39,7 @@ def _cell(widths: list[int], H: int, g: int, dirs: int = 1) -> dict[str, int]:
 def seq2seq_rnn_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = False,
                       target_len: int | None = None) -> FlopReport:
     """`T` is the source length S; `target_len` the decoder's (default: S, as copy/reverse/sort)."""
-    S, Tt = T, target_len or T
+    S, Tt, lengths_note = pair_lengths(T, target_len)
     E, H, L, A, g = cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.attn_size, GATES[cfg.cell]
     dirs = 2 if cfg.bidirectional else 1
     W, bridges, att = dirs * H, STATES[cfg.cell], cfg.attention
@@ -79,8 +79,7 @@ def seq2seq_rnn_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = Fals
         f"sequential matmuls: encoder SL = {S * L}, bridge 1, then T·(L + {a}) = {Tt * (L + a)} for the decoder"
         f" (+1 head; greedy decoding +T heads: each token waits for the one before)",
     ]
-    notes = [f"S = {S} source and T = {Tt} decoder tokens per pair"
-             + ("" if target_len else " (T = S unless --target-len says otherwise)"),
+    notes = [lengths_note,
              "generate: greedy decoding of T tokens costs what teacher forcing does (one decoder step per token)"]
     if cfg.cell in UNSEEN:
         notes.append("the counter sees nothing of nn.LSTM on CPU: measured, the encoder and decoder rows are 0")

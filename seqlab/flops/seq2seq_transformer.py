@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqlab.flops.report import FlopReport, Row, n
+from seqlab.flops.report import FlopReport, Row, n, pair_lengths
 
 
 def seq2seq_transformer_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = False,
                               target_len: int | None = None) -> FlopReport:
     """`T` is the source length S; `target_len` the decoder's (default: S); `h0_grad` has no meaning here."""
-    S, Tt = T, target_len or T
+    S, Tt, lengths_note = pair_lengths(T, target_len)
     D, L = cfg.n_embd, cfg.n_layer
     F = cfg.d_ff or 4 * D
     ab, mb = bool(cfg.attn_bias), bool(cfg.bias)
@@ -65,8 +65,7 @@ def seq2seq_transformer_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: boo
         f"sequential matmuls: encoder 6L, then decoder 10L (self-attention 4, cross-attention 4, MLP 2), +1 head:"
         f" {16 * L + 1}; generate 6L + T·(10L + 1) = {6 * L + Tt * (10 * L + 1)}",
     ]
-    notes = [f"S = {S} source and T = {Tt} decoder tokens per pair"
-             + ("" if target_len else " (T = S unless --target-len says otherwise)"),
+    notes = [lengths_note,
              "seqlab's greedy decoding re-reads the decoder's prefix at every step (no KV cache: the targets"
              " are short); the generate column is the cached cost"]
     if max(S, Tt) > cfg.block_size:
