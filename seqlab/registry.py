@@ -118,6 +118,9 @@ class TaskSpec:
     """Config field with the tokens per training window (`seqlab flops`, reproduce's costs)."""
     vocab_hint: int = 86
     """Vocabulary size assumed before any data is read (TinyStories' characters + unknown)."""
+    vocab_size: str | None = None
+    """"module:function" (task_cfg) -> the vocabulary size its config fixes (generated symbols);
+    None: vocab_hint."""
     example_lengths: str | None = None
     """"module:function" (task_cfg) -> (source, target) tokens of one example, for a task of
     pairs: FLOPs counted from the config alone (`seqlab flops`, reproduce's costs)."""
@@ -175,7 +178,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 _SYNTHETIC = "seqlab.tasks.synthetic:build_synthetic"
-_SYMBOLS = dict(window_field="length", vocab_hint=11)  # 10 symbols + the separator by default
+_SYMBOLS = dict(window_field="length", vocab_size="seqlab.tasks.synthetic_data:config_vocab_size")
 _PAIRS = dict(kind="seq2seq", example_lengths="seqlab.tasks.synthetic_data:example_lengths", **_SYMBOLS)
 
 TASKS: dict[str, TaskSpec] = {
@@ -228,24 +231,6 @@ def build_model(model_cfg: Any, vocab_size: int) -> Any:
 def build_task(task_cfg: Any) -> Any:
     """Build the task `task_cfg.name` names."""
     return load(task_spec(task_cfg.name).builder)(task_cfg)
-
-
-def config_window(task_cfg: Any) -> int | None:
-    """Tokens per training window as the task's config states it (no data read)."""
-    field = task_spec(task_cfg.name).window_field
-    return None if field is None else int(task_cfg[field])
-
-
-def config_flop_lengths(model_cfg: Any, task_cfg: Any) -> tuple[int, int | None] | None:
-    """What a FLOP model counts per example, from the configs alone (as `Task.flop_lengths` once
-    the data is built): (source, decoder tokens) for an encoder-decoder on a task of pairs, else
-    (tokens the model reads, None); None when the task has no fixed window."""
-    spec = task_spec(task_cfg.name)
-    if spec.example_lengths is None:
-        window = config_window(task_cfg)
-        return None if window is None else (window, None)
-    source, target = load(spec.example_lengths)(task_cfg)
-    return (source, target) if model_spec(model_cfg.name).encoder_decoder else (source + target, None)
 
 
 def explicit_config(model_cfg: Any) -> Any:

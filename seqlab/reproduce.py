@@ -64,9 +64,9 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
     """Expand each experiment's sweep into single runs, most expensive first."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from seqlab.config.shape import config_flop_lengths, config_vocab_size
     from seqlab.engine.launch import compose
     from seqlab.flops import flops_report
-    from seqlab.registry import config_flop_lengths, task_spec
 
     known = experiment_names()
     unknown = [n for n in names if n not in known]
@@ -84,7 +84,7 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
             cfg = compose(base + list(combo))
             (seq_len, target), batch = config_flop_lengths(cfg.model, cfg.task) or (1, None), cfg.trainer.batch_size
             try:
-                per_step = flops_report(cfg.model, task_spec(cfg.task.name).vocab_hint, seq_len, batch,
+                per_step = flops_report(cfg.model, config_vocab_size(cfg.task), seq_len, batch,
                                         target_len=target).total.training
             except SeqlabError:  # a family without a FLOP model: schedule it as a small one
                 per_step = 1e6 * batch * seq_len
@@ -160,7 +160,7 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
 
 def _may_start(run: PlannedRun, threads: int, running: list[PlannedRun]) -> bool:
     """An exclusive run starts on an idle machine; one that starts from another run's weights once
-    only such runs are left (its starting point may be one of this invocation's runs)."""
+    only such runs are left (its trainer.init_from may name the folder of one of this invocation's runs)."""
     if threads > 1:
         return not running
     return run.init_from is None or all(r.init_from is not None for r in running)

@@ -47,7 +47,7 @@ def measured_line(r: FlopReport) -> str | None:
     if not r.measured:
         return None
     t = r.total
-    return (f"measured ({r.measured['measured']} copy): forward {measured(r.measured['forward'], t.forward)}, "
+    return (f"measured ({r.measured['measured']}): forward {measured(r.measured['forward'], t.forward)}, "
             f"training {measured(r.measured['training'], t.training)}")
 
 
@@ -159,22 +159,30 @@ def flops_spec(name: str) -> Any:
 
 
 def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, fmt: str,
-                  plot: Path | None, measure: bool, vocab_size: int = 86, target_len: int | None = None) -> None:
+                  plot: Path | None, measure: bool, vocab_size: int | None = None,
+                  target_len: int | None = None) -> None:
     """Compose the config, build one report per T, print it in `fmt`, optionally plot."""
     if fmt not in FORMATS:
         raise SeqlabError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
-    if batch < 1 or vocab_size < 1:
+    if batch < 1 or (vocab_size is not None and vocab_size < 1):
         raise SeqlabError(f"--batch and --vocab-size must be positive, got {batch} and {vocab_size}")
     from seqlab.config.paths import user_config_dirs
+    from seqlab.config.shape import config_vocab_size
     from seqlab.engine.launch import compose
     from seqlab.flops.measure import measure_report
-    from seqlab.registry import model_spec
+    from seqlab.registry import check_serves, model_spec
 
     cfg = compose(overrides, user_config_dirs())
     model, spec = cfg.model, model_spec(cfg.model.name)
     if spec.flops is None:
         raise SeqlabError(f"model '{model.name}' declares no FLOP model (families with one: "
                           f"{', '.join(flop_families())})")
+    vocab_size = config_vocab_size(cfg.task) if vocab_size is None else vocab_size
+    if not seq_lens:
+        try:
+            check_serves(model.name, cfg.task.name)
+        except SeqlabError as e:  # the task only lends its lengths: say they are not the model's own
+            print_warning(f"{e}; its lengths are used as they are (--seq-len sets them)")
     if seq_lens:
         ts = list(dict.fromkeys(seq_lens))
     else:  # the task's own lengths; an explicit --target-len still wins
@@ -190,7 +198,8 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
     for t in ts:
         report = flops_report(model, vocab_size, t, batch, target_len=target_len)
         if measure and spec.bounded_context and max(t, target_len or 0) > model.block_size:
-            report.notes.append("not measured: T exceeds block_size (the model would re-prefill)")
+            report.notes.append("not measured: longer than block_size (" + (
+                "the model refuses the pair)" if spec.flops.pairs else "the model would re-prefill)"))
         elif measure:
             measure_report(report, model)
         reports.append(report)
@@ -208,10 +217,17 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
             print(f"wrote {plot}")
 
 
+def print_warning(text: str) -> None:
+    """One yellow line on stderr (stdout stays a table or pure JSON)."""
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
 def default_lengths(cfg: Any, bounded_context: bool) -> tuple[list[int], int | None]:
     """The task's example, from its config: the window a model reads (for a bounded model also its
     full context, the seed's T = 100), or an encoder-decoder's source with the decoder's length."""
-    from seqlab.registry import config_flop_lengths
+    from seqlab.config.shape import config_flop_lengths
 
     lengths = config_flop_lengths(cfg.model, cfg.task)
     if lengths is None:

@@ -21,10 +21,13 @@ def flops(
         help="Sequence length T (an encoder-decoder's source length S); repeat for several "
              "(default: the task's window, and block_size for a transformer)."),
     target_len: int | None = typer.Option(
-        None, "--target-len", help="Encoder-decoders: decoder tokens per pair (default: the source length)."),
-    batch: int = typer.Option(1, "--batch", "-B", help="Sequences per batch (FLOPs scale with it)."),
-    vocab_size: int = typer.Option(86, "--vocab-size",
-                                   help="Vocabulary size V (86 = the TinyStories character vocabulary)."),
+        None, "--target-len", help="Encoder-decoders: decoder tokens per pair (default: the task's; "
+                                   "with --seq-len, the source length)."),
+    batch: int = typer.Option(1, "--batch", "-B",
+                              help="Sequences (pairs, for an encoder-decoder) per batch (FLOPs scale with it)."),
+    vocab_size: int | None = typer.Option(
+        None, "--vocab-size", help="Vocabulary size V (default: the task's: 86 for TinyStories' characters, "
+                                   "K symbols + 2 for a generated task)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     plot: Path | None = typer.Option(
         None, "--plot", help="Also write a PNG: FLOPs and sequential matmuls vs T (log-log) for the families "

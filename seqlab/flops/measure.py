@@ -71,18 +71,21 @@ def measure_report(report: FlopReport, model_cfg: Any, seed: int = 0) -> FlopRep
     from seqlab.registry import build_model, explicit_config, model_spec
 
     cfg = explicit_config(model_cfg)
-    how = ", ".join(f"{k}={v}" for k, v in model_spec(model_cfg.name).explicit_impl) or "as configured"
+    how = ", ".join(f"{k}={v}" for k, v in model_spec(model_cfg.name).explicit_impl)
+    what = f"a copy with {how}" if how else "the model as configured"
     torch.manual_seed(seed)
     inputs = [torch.randint(0, report.vocab_size, (report.batch, report.seq_len))]
     if report.target_len is not None:  # an encoder-decoder reads (source, decoder input)
         inputs.append(torch.randint(0, report.vocab_size, (report.batch, report.target_len)))
-    meas = measure_flops(build_model(cfg, report.vocab_size), *inputs)
+    # oneDNN's fused nn.LSTM is opaque to the counter; None: leave the other oneDNN settings alone
+    with torch.backends.mkldnn.flags(enabled=False, deterministic=None, allow_tf32=None, fp32_precision=None):
+        meas = measure_flops(build_model(cfg, report.vocab_size), *inputs)
     _fill_rows(report, meas.pop("by_module"), meas["forward"])
-    report.measured = {**meas, "measured": how}
-    report.notes.append(f"measured: torch.utils.flop_counter.FlopCounterMode on a copy with {how} "
-                        f"(CPU, B = {report.batch}; training = forward + backward of logits.sum()); "
-                        "the counter misses fused kernels it cannot see into (nn.LSTM, SDPA on CPU) "
-                        "and counts causal attention as the full T×T")
+    report.measured = {**meas, "measured": what}
+    report.notes.append(f"measured: torch.utils.flop_counter.FlopCounterMode on {what} "
+                        f"(CPU with oneDNN off, B = {report.batch}; training = forward + backward of "
+                        "logits.sum()); the counter misses kernels it cannot see into (SDPA, and nn.LSTM "
+                        "under oneDNN) and counts causal attention as the full T×T")
     if cfg != model_cfg:  # show the blind spot itself next to the checked number
         seen = measure_flops(build_model(model_cfg, report.vocab_size), *inputs)["forward"]
         share = seen / max(report.total.forward, 1)

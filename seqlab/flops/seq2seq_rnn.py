@@ -23,7 +23,6 @@ from seqlab.flops.report import FlopReport, Row, n, pair_lengths
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # H-wide weight blocks per cell
 STATES = {"rnn": 1, "gru": 1, "lstm": 2}  # states per layer the bridge initialises: h (and an LSTM's c)
-UNSEEN = {"lstm"}  # cells whose fused CPU kernel FlopCounterMode cannot see into
 ATTENTION_STEPS = {"none": 0, "bahdanau": 3, "dot": 2}  # matmuls in sequence per decoder step
 
 
@@ -38,7 +37,8 @@ def _cell(widths: list[int], H: int, g: int, dirs: int = 1) -> dict[str, int]:
 
 def seq2seq_rnn_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = False,
                       target_len: int | None = None) -> FlopReport:
-    """`T` is the source length S; `target_len` the decoder's (default: S, as copy/reverse/sort)."""
+    """`T` is the source length S; `target_len` the decoder's (default: S, as copy/reverse/sort).
+    `h0_grad` has no meaning here: the encoder starts from zeros, the decoder from the bridge."""
     S, Tt, lengths_note = pair_lengths(T, target_len)
     E, H, L, A, g = cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.attn_size, GATES[cfg.cell]
     dirs = 2 if cfg.bidirectional else 1
@@ -81,7 +81,5 @@ def seq2seq_rnn_flops(cfg: Any, V: int, T: int, B: int = 1, h0_grad: bool = Fals
     ]
     notes = [lengths_note,
              "generate: greedy decoding of T tokens costs what teacher forcing does (one decoder step per token)"]
-    if cfg.cell in UNSEEN:
-        notes.append("the counter sees nothing of nn.LSTM on CPU: measured, the encoder and decoder rows are 0")
     dims = {"gates": g, "embed": E, "hidden": H, "layers": L, "dirs": dirs}
     return FlopReport("seq2seq_rnn", S, B, V, dims, rows, formulas, notes, target_len=Tt)

@@ -130,6 +130,11 @@ SYNTHETIC: dict[str, SyntheticSpec] = {
 """The generated classify / seq2seq tasks by registry name (their kinds are on the registry)."""
 
 
+def config_vocab_size(task_cfg: Any) -> int:
+    """The vocabulary a generated task builds from its config: K symbols, SEP and the unknown id."""
+    return len(symbol_vocab(task_cfg.num_symbols)[0])
+
+
 def example_lengths(task_cfg: Any) -> tuple[int, int]:
     """(source, target) symbols of one example at task.length, from one draw of the task's own
     generator: what FLOPs are counted on before any data is built."""
