@@ -1,4 +1,5 @@
-"""Errors reported as one line on stderr, without a traceback; `exit_code` says whose they are."""
+"""Errors reported as one line on stderr, without a traceback; `exit_code` says whose they are.
+Warnings: one yellow `warning:` line on stderr (stdout stays a table, samples or pure JSON)."""
 
 
 class SeqlabError(Exception):
@@ -12,3 +13,10 @@ class RunWriteError(SeqlabError):
     read-only file system): a runtime failure, exit code 1. The message names the file."""
 
     exit_code = 1
+
+
+def warn(message: str) -> None:
+    """One `warning: ...` line on stderr."""
+    import typer
+
+    typer.secho(f"warning: {message}", fg="yellow", err=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, warn
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ class SampleRequest:
     num_samples: int
     seed: int | None
     allow_unknown: bool
-
-
-def warn(message: str) -> None:
-    typer.secho(f"warning: {message}", fg="yellow", err=True)
 
 
 def sample_command(run: Path, request: SampleRequest, source: str | None, checkpoint: str, device: str) -> None:

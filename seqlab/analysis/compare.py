@@ -24,7 +24,7 @@ from seqlab.analysis.runs import (
     load_run,
     name_runs,
 )
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, warn
 
 LN2 = math.log(2.0)
 
@@ -80,7 +80,6 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
                     out: Path | None) -> Path:
     """Load the runs, print the table, write compare.png/.md/.csv; returns the output folder."""
     from rich.console import Console
-    from rich.markup import escape
 
     if x not in X_AXES:
         raise SeqlabError(f"--x must be one of {', '.join(X_AXES)}, got '{x}'")
@@ -91,9 +90,6 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     if not paths:
         raise SeqlabError("name at least one run folder, sweep folder or glob")
     err = Console(stderr=True, soft_wrap=True)
-
-    def warn(message: str) -> None:
-        err.print(f"[yellow]warning:[/] {escape(message)}")
 
     folders, skipped = find_runs(paths)
     _report_found(folders, skipped, paths, err)

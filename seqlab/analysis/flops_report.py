@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, warn
 from seqlab.flops import CONVENTIONS, FlopReport, Row, flop_families, flops_report
 
 FORMATS = ("table", "json", "markdown")
@@ -182,7 +182,7 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
         try:
             check_serves(model.name, cfg.task.name)
         except SeqlabError as e:  # the task only lends its lengths: say they are not the model's own
-            print_warning(f"{e}; its lengths are used as they are (--seq-len sets them)")
+            warn(f"{e}; its lengths are used as they are (--seq-len sets them)")
     if seq_lens:
         ts = list(dict.fromkeys(seq_lens))
     else:  # the task's own lengths; an explicit --target-len still wins
@@ -215,13 +215,6 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
         plot_scaling(model[fm.width_fields[-1]], model[fm.depth_field], vocab_size, Path(plot))
         if fmt != "json":  # keep --format json's stdout pure JSON
             print(f"wrote {plot}")
-
-
-def print_warning(text: str) -> None:
-    """One yellow line on stderr (stdout stays a table or pure JSON)."""
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[yellow]warning:[/] {text}", highlight=False)
 
 
 def default_lengths(cfg: Any, bounded_context: bool) -> tuple[list[int], int | None]:

@@ -14,12 +14,10 @@ START, END = "<!-- reproduce:start -->", "<!-- reproduce:end -->"
 def _run_row(folder: Path) -> dict[str, Any]:
     """One table row from a run folder, read by the same loader `seqlab compare` uses (a
     still-running or broken run is used as far as it goes, with a warning)."""
-    from rich.console import Console
-
     from seqlab.analysis.runs import load_run
+    from seqlab.errors import warn
 
-    console = Console(stderr=True)
-    run = load_run(folder, lambda message: console.print(f"[yellow]warning:[/] {message}"))
+    run = load_run(folder, warn)
     summary = run.summary
     references = {r["run"]: r["train_loss"] for r in run.config.get("reference") or []}
     label = next((o for o in _overrides(folder) if o in references), folder.name)

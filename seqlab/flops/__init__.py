@@ -51,10 +51,14 @@ def flops_per_token(model_cfg: Any, vocab_size: int, seq_len: int, target_len: i
     """Analytic FLOPs per token of a length-T window (an encoder-decoder: per source and decoder
     token of a pair): forward, backward, training (= both), generate. Attention is counted as
     computed (full T×T), averaged over the tokens."""
-    report = flops_report(model_cfg, vocab_size, seq_len, target_len=target_len)
-    total = report.total
-    per = {k: getattr(total, k) / report.tokens for k in ("forward", "backward", "training", "generate")}
-    return {**per, "seq_len": seq_len, **({"target_len": report.target_len} if report.target_len else {}),
+    return _per_token(flops_report(model_cfg, vocab_size, seq_len, target_len=target_len))
+
+
+def _per_token(report: FlopReport) -> dict[str, float]:
+    """The report's totals per token: every FLOP count grows linearly with the batch."""
+    total, tokens = report.total, report.tokens * report.batch
+    per = {k: getattr(total, k) / tokens for k in ("forward", "backward", "training", "generate")}
+    return {**per, "seq_len": report.seq_len, **({"target_len": report.target_len} if report.target_len else {}),
             "params": total.params}
 
 
@@ -65,6 +69,6 @@ def flops_json(model_cfg: Any, vocab_size: int, seq_len: int, batch_size: int,
     report = flops_report(model_cfg, vocab_size, seq_len, batch_size, target_len=target_len)
     total = report.total
     return {"seq_len": seq_len, "batch_size": batch_size, "tokens_per_step": report.tokens * batch_size,
-            "per_token": flops_per_token(model_cfg, vocab_size, seq_len, target_len),
+            "per_token": _per_token(report),
             "per_step": {"forward": total.forward, "backward": total.backward, "training": total.training},
             "conventions": CONVENTIONS, "report": report.to_dict()}

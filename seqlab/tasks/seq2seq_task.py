@@ -102,8 +102,10 @@ class SyntheticTask(Task):
         return context_length(self.kind, src.size(1), tgt.size(1), self.encoder_decoder)
 
     def flop_lengths(self) -> tuple[int, int | None]:
+        if not self.encoder_decoder:
+            return super().flop_lengths()
         src, tgt = self.data.test[self.data.length]
-        return (src.size(1), tgt.size(1)) if self.encoder_decoder else (self.context_length(), None)
+        return src.size(1), tgt.size(1)
 
     def fits(self, length: int) -> bool:
         return self.block_size is None or self.context_length(length) <= self.block_size
