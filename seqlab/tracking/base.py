@@ -3,11 +3,11 @@ that keeps a tracker harmless: the run folder stays the source of truth."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from seqlab.engine.callbacks.base import Callback
+from seqlab.errors import warn
 
 TRACKING_EXTRA = "pip install 'seqlab[tracking]'"
 
@@ -71,8 +71,7 @@ class Tracker(Callback):
     def off(self, reason: str) -> None:
         """Turn this tracker off with one warning line; the run folder is unaffected."""
         self.failed = True
-        sys.stderr.write(f"warning: logger {self.name} is off for this run: {reason}\n")
-        sys.stderr.flush()
+        warn(f"logger {self.name} is off for this run: {reason}")
         self.close()
 
     def close(self) -> None:
