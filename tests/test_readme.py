@@ -134,6 +134,30 @@ def order(commands: list[list[str]]) -> list[list[str]]:
     return trains + [c for c in unique if c not in trains]
 
 
+DATED = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def dated_literals(commands: list[list[str]]) -> list[str]:
+    """Arguments that name a dated folder the test does not map to a run an earlier command made.
+
+    Run folders carry the day they were made, so such an argument works only on the day its
+    example was written: the suite would pass that day and fail on every other."""
+    return [token for command in commands for token in command
+            if DATED.search(token) and not (RUN_PATH.match(token) or SWEEP_PATH.match(token))]
+
+
+def test_no_command_depends_on_the_day_it_runs():
+    assert not dated_literals(readme_commands(README.read_text())), \
+        "README commands that name a dated folder (write a pattern that holds on any day, or name the run)"
+
+
+def test_a_dated_folder_is_caught():
+    commands = [["seqlab", "compare", "outputs/2026-11-27/*"],
+                ["seqlab", "sample", "outputs/2026-11-26/13-00-13_gru_tinystories"],
+                ["seqlab", "compare", "outputs/multirun/2026-11-27/00-08-50"]]
+    assert dated_literals(commands) == ["outputs/2026-11-27/*"]
+
+
 def test_the_readme_lists_the_commands_it_should():
     commands = readme_commands(README.read_text())
     names = {c[1] for c in commands if c[0] == "seqlab"}
