@@ -47,11 +47,15 @@ ifneq ($(SEQLAB_TINYSTORIES),)
 	@echo 'export SEQLAB_TINYSTORIES="$(SEQLAB_TINYSTORIES)"  $(DATA_MARK)' >> $(BIN)/activate
 endif
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), one torch thread each; a test file's
+# tests stay on one worker. The slowest tests are listed at the end of every run.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) data-env ## the whole test suite
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP) ## the suite without the slow end-to-end tests
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check seqlab tests benchmarks
@@ -59,8 +63,8 @@ lint: $(STAMP)
 # The seed homework's TinyStories experiments (conf/experiment/).
 SEED_EXPERIMENTS := rnn_vs_gru_seq20 multilayer_rnn rnn_vs_gru_seq100 gru_vs_transformer transformer_1l
 
-reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into README.md
-	$(BIN)/seqlab reproduce $(SEED_EXPERIMENTS) --jobs 2 --readme README.md
+reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into docs/results.md
+	$(BIN)/seqlab reproduce $(SEED_EXPERIMENTS) --jobs 2 --readme docs/results.md
 
 bench: $(STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, KV cache, tracker overhead (prints numbers)
 	$(BIN)/python benchmarks/bench_engine.py

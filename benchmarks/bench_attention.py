@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from seqlab.models.transformer import causal_bias
+from seqlab.models.transformer.model import causal_bias
 
 
 def timed(fn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, repeats: int) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqlab.engine.launch import compose
+from seqlab.config.compose import compose
 from seqlab.engine.step import train_step
 from seqlab.engine.trainer import Trainer
 from seqlab.registry import build_model, build_task

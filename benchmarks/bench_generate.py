@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from seqlab.engine.launch import compose
+from seqlab.config.compose import compose
 from seqlab.models.generate import generate
 from seqlab.registry import build_model
 

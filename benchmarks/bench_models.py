@@ -22,13 +22,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqlab.engine.launch import compose
+from seqlab.config.compose import compose
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.engine.peak import measure_matmul_peak
 from seqlab.engine.step import train_step
 from seqlab.flops import flops_per_token
 from seqlab.registry import build_model
 from seqlab.tasks.char_lm import CharLMTask
-from seqlab.tasks.vocab import CharVocab
 
 B, T, V = 32, 100, 86
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.engine.launch import compose
+from seqlab.config.compose import compose
 from seqlab.engine.trainer import Trainer
 from seqlab.tracking import Tracker
 

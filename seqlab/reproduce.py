@@ -23,6 +23,7 @@ from rich.console import Console
 
 from seqlab.config.paths import config_dir
 from seqlab.errors import SeqlabError
+from seqlab.runs import CHECKPOINTS, LAST, SUMMARY
 
 console = Console(stderr=True)
 INVOCATION_FILE = "last_invocation.json"
@@ -47,9 +48,9 @@ class PlannedRun:
 
     def status(self) -> str | None:
         try:
-            return json.loads((self.folder / "summary.json").read_text()).get("status")
+            return json.loads((self.folder / SUMMARY).read_text()).get("status")
         except (OSError, ValueError):
-            return "partial" if (self.folder / "checkpoint" / "last.json").exists() else None
+            return "partial" if (self.folder / CHECKPOINTS / LAST).exists() else None
 
 
 def experiment_names() -> list[str]:
@@ -64,8 +65,8 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
     """Expand each experiment's sweep into single runs, most expensive first."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from seqlab.config.compose import compose
     from seqlab.config.shape import config_flop_lengths, config_vocab_size
-    from seqlab.engine.launch import compose
     from seqlab.flops import flops_report
 
     known = experiment_names()
@@ -95,7 +96,7 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
 
 
 def command_for(run: PlannedRun, threads: int) -> list[str]:
-    from seqlab.engine.launch import quote
+    from seqlab.config.compose import quote
 
     if run.status() in ("partial", "interrupted", "failed"):  # failed: a write failed (disk full); resumable
         return [sys.executable, "-m", "seqlab", "resume", str(run.folder), f"threads={threads}"]
@@ -192,7 +193,7 @@ def record_invocation(out: Path, labels: list[str], wall_s: float, jobs: int) ->
     regenerated later from the same folders still says what produced them, and in what time."""
     from datetime import datetime, timezone
 
-    from seqlab.engine.atomic import atomic_write_json
+    from seqlab.runs.atomic import atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / INVOCATION_FILE, {

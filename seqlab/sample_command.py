@@ -30,7 +30,7 @@ class SampleRequest:
 
 def sample_command(run: Path, request: SampleRequest, source: str | None, checkpoint: str, device: str) -> None:
     """Load the run's checkpoint and print samples (or the answer to `source`) on stdout."""
-    from seqlab.analysis.runs import require_run
+    from seqlab.runs.reader import require_run
     from seqlab.sampling import check_sampling_args
 
     r = request
@@ -38,9 +38,9 @@ def sample_command(run: Path, request: SampleRequest, source: str | None, checkp
     if checkpoint not in ("last", "best"):
         raise SeqlabError(f"--checkpoint must be last or best, got '{checkpoint}'")
     require_run(run)
-    from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.engine.device import resolve_device
     from seqlab.registry import TASKS
+    from seqlab.runs.checkpoint import load_checkpoint
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(run, checkpoint, dev)
@@ -79,7 +79,10 @@ def answer(ckpt: Any, source: str, task: str, dev: Any) -> str:
              "lies outside them and its answer is likely wrong")
     from omegaconf import OmegaConf
 
-    return translate(ckpt.model, ckpt.vocab, source, task, OmegaConf.create(ckpt.meta["config"]["model"]), dev)
+    from seqlab.registry import model_spec
+
+    model_cfg = OmegaConf.create(ckpt.meta["config"]["model"])
+    return translate(ckpt.model, ckpt.vocab, source, task, model_cfg, model_spec(model_cfg.name), dev)
 
 
 def trained_source_lengths(config: dict[str, Any]) -> set[int]:

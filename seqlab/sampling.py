@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
 from seqlab.models.generate import generate
-from seqlab.tasks.vocab import CharVocab
 
 
 def check_sampling_args(max_new_tokens: int, temperature: float, top_k: int, top_p: float,
@@ -49,5 +49,5 @@ def sample_texts(model: torch.nn.Module, vocab: CharVocab, prompt: str, num_samp
     else:
         generator.manual_seed(seed)
     new = generate(model, ids, max_new_tokens, temperature, top_k, top_p, generator,
-                   banned=vocab.banned_ids)  # issue 14: the tokenizer names its unsampled ids
+                   banned=vocab.banned_ids)  # the tokenizer names its unsampled ids
     return [prompt + vocab.decode(row.tolist()) for row in new.cpu()]

@@ -70,8 +70,14 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
 
 
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `python -m seqlab ARGS` as a user would, one thread for torch."""
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300,
+            process: bool = False) -> subprocess.CompletedProcess:
+    """`seqlab ARGS` as a user would run it, one thread for torch: in this process (tests/inprocess.py),
+    or with `process=True` as `python -m seqlab ARGS` in a new one (signals, locks, launchers)."""
+    if not process and not os.environ.get("SEQLAB_TEST_PROCESSES"):  # =1: every run in its own process
+        from inprocess import run_in_process
+
+        return run_in_process(list(args), Path(cwd), {"COLUMNS": "200", **(env or {})})
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

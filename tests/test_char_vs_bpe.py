@@ -10,7 +10,7 @@ from conftest import run_cli
 
 
 def test_each_tokenizer_is_swept_once_at_one_budget(tmp_path):
-    from seqlab.engine.launch import compose
+    from seqlab.config.compose import compose
     from seqlab.reproduce import experiment_names, plan
 
     assert "char_vs_bpe" in experiment_names()

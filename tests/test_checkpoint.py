@@ -6,10 +6,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.engine.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
-from seqlab.models.gru import build_gru
-from seqlab.tasks.vocab import CharVocab
+from seqlab.models.recurrent.gru import build_gru
+from seqlab.runs.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 MODEL = dict(name="gru", embed_size=8, hidden_size=16, num_layers=2, dropout=0.0, bias=True, impl="fused")
 

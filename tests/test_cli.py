@@ -51,7 +51,7 @@ def test_run_folder_is_complete(trained_run):
 
 @pytest.mark.slow
 def test_checkpoint_reloads(trained_run):
-    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.runs.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(trained_run)
     assert ckpt.meta["step"] == 30

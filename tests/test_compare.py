@@ -11,8 +11,8 @@ import pytest
 from conftest import TINY_TRAINER, run_cli
 
 from seqlab.analysis.compare import compare_command
-from seqlab.analysis.runs import Run, differing_keys, flatten, name_runs
 from seqlab.errors import SeqlabError
+from seqlab.runs.reader import Run, differing_keys, flatten, name_runs
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +201,10 @@ def test_log_on_a_flop_axis_logs_both_axes(tmp_path, monkeypatch):
     scales = []
     real = plotting.save_figure
 
-    def spy(plt, fig, path, **kw):
+    def spy(fig, path, **kw):
         ax = fig.axes[0]
         scales.append((ax.get_xscale(), ax.get_yscale(), ax.get_ylabel()))
-        return real(plt, fig, path, **kw)
+        return real(fig, path, **kw)
 
     monkeypatch.setattr(plotting, "save_figure", spy)
     _fake_run(tmp_path / "runs" / "0_gru_copy", 8, [20, 40])

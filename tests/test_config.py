@@ -2,7 +2,7 @@
 
 import pytest
 
-from seqlab.engine.launch import compose, one_line
+from seqlab.config.compose import compose, one_line
 from seqlab.errors import SeqlabError
 
 

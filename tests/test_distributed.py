@@ -17,11 +17,11 @@ from conftest import TINY, run_cli
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.engine.step import train_step
 from seqlab.registry import build_model
 from seqlab.tasks.base import Batch
 from seqlab.tasks.char_lm import CharLMTask
-from seqlab.tasks.vocab import CharVocab
 
 V, B, T = 11, 8, 12
 CFG = {"name": "gru", "embed_size": 8, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "bias": True,

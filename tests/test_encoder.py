@@ -5,10 +5,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config.models import EncoderConfig
-from seqlab.config.tasks import TinyStoriesMLMConfig, TinyStoriesSwapConfig
 from seqlab.errors import SeqlabError
-from seqlab.models.encoder import build_encoder
+from seqlab.models.encoder.config import EncoderConfig
+from seqlab.models.encoder.model import build_encoder
+from seqlab.tasks.config import TinyStoriesMLMConfig, TinyStoriesSwapConfig
 from seqlab.tasks.mlm import MASK, build_tinystories_mlm, mask_tokens
 from seqlab.tasks.word_swap import build_tinystories_swap, swap_two_words
 from tests.conftest import TINY_TRAINER, run_cli
@@ -97,7 +97,7 @@ def test_encoder_trains_on_mlm_through_the_cli_and_refuses_a_language_model_task
 def test_encoder_flops_match_the_counter(head, d_ff):
     from torch.utils.flop_counter import FlopCounterMode
 
-    from seqlab.flops.encoder import encoder_flops
+    from seqlab.models.encoder.flops import encoder_flops
 
     # manual attention: the counter does not see inside the CPU SDPA kernel
     model = encoder(n_layer=2, attention="manual", d_ff=d_ff, num_classes=3)

@@ -11,14 +11,14 @@ import pytest
 import torch
 from conftest import TINY
 
+from seqlab.config.compose import compose
 from seqlab.engine.callbacks import Callback, CallbackList, default_callbacks
-from seqlab.engine.launch import compose
 from seqlab.engine.optim import lr_at
 from seqlab.engine.precision import autocast, check_precision
-from seqlab.engine.train_state import TrainState, load_train_state, save_train_state
 from seqlab.engine.trainer import Trainer
 from seqlab.errors import SeqlabError
 from seqlab.models.modes import eval_mode
+from seqlab.runs.train_state import TrainState, load_train_state, save_train_state
 
 
 def schedule(**kw):
@@ -181,8 +181,11 @@ def test_a_critical_failure_ends_the_run_and_still_closes_every_callback(corpus,
 
 def test_rank_zero_only_callbacks_are_left_out_elsewhere():
     names = {type(c).__name__ for c in CallbackList(default_callbacks(), is_main=False).callbacks}
-    # every rank computes, and hands its random state to the checkpoint; only rank 0 writes
-    assert names == {"TrainMetrics", "Evaluator", "Checkpointer"}
+    # what every rank computes (the record, evaluation, the checkpoint its random state goes
+    # into) is the Trainer's own loop; the default observers only write, on rank 0
+    assert names == set()
+    assert {type(c).__name__ for c in CallbackList(default_callbacks()).callbacks} == {
+        "SampleWriter", "TaskArtifacts", "LossPlot", "ProgressDisplay"}
 
 
 class SumTask:

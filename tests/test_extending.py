@@ -9,8 +9,8 @@ import torch
 from conftest import TINY_TRAINER, run_cli
 from omegaconf import OmegaConf
 
-from seqlab.config.tasks import ParityConfig
 from seqlab.registry import build_model, build_task, pair
+from seqlab.tasks.config import ParityConfig
 
 
 def test_bigram_is_a_table_of_next_token_logits():
@@ -21,6 +21,20 @@ def test_bigram_is_a_table_of_next_token_logits():
     logits, state = model(idx)
     assert state is None and logits.shape == (1, 3, 7)
     assert torch.equal(logits[0, 0], logits[0, 2])  # the same token, the same prediction: no context
+
+
+def test_the_bigram_family_is_its_folder_plus_one_line():
+    """docs/extending.md's table: the family's three files, its preset, its tests, one name in the
+    registry; tests/test_layout.py checks that nothing else in seqlab/ names it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert sorted(p.name for p in (root / "seqlab/models/bigram").glob("*.py")) == ["__init__.py", "config.py", "model.py"]
+    table = (root / "docs/extending.md").read_text().split("## Adding a task")[0]
+    for path in ("seqlab/models/bigram/model.py", "seqlab/models/bigram/config.py", "seqlab/models/bigram/__init__.py",
+                 "seqlab/registry.py", "conf/model/bigram.yaml", "tests/test_extending.py"):
+        assert f"`{path}`" in table and (root / path).exists()
+    assert "bigram" in (root / "seqlab/registry.py").read_text().split("FAMILIES = (")[1].split(")")[0]
 
 
 def test_parity_labels():

@@ -1,4 +1,4 @@
-"""What a new user trips over in the first hour (issue 18): each behaviour the fix promises."""
+"""What a new user trips over in the first hour: each behaviour the fix promises."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import TINY, run_cli
 
-from seqlab.analysis.runs import require_run
 from seqlab.config.advice import config_warnings
 from seqlab.data import hub
 from seqlab.data.text_files import text_file
 from seqlab.errors import SeqlabError
+from seqlab.runs.reader import require_run
 from seqlab.sample_command import trained_source_lengths
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,11 +11,12 @@ from conftest import run_cli
 from omegaconf import OmegaConf
 from test_flops import check_against_counter
 
-from seqlab.config.models import EncoderConfig, Seq2SeqRNNConfig, Seq2SeqTransformerConfig
+from seqlab.config.compose import compose
 from seqlab.config.shape import config_flop_lengths
-from seqlab.engine.launch import compose
 from seqlab.flops import flops_json, flops_per_token, flops_report
 from seqlab.flops.measure import measure_flops, measure_report
+from seqlab.models.encoder.config import EncoderConfig
+from seqlab.models.seq2seq.config import Seq2SeqRNNConfig, Seq2SeqTransformerConfig
 from seqlab.registry import build_model, build_task, pair
 
 

@@ -60,7 +60,7 @@ def test_control_off_opens_both_gates_halfway():
 
 
 def test_uses_the_projects_gru_cell(monkeypatch):
-    import seqlab.models.gru as gru
+    import seqlab.models.recurrent.gru as gru
 
     calls = []
     real = gru.gru_cell

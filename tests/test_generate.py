@@ -2,7 +2,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.models.generate import filter_logits, generate
-from seqlab.models.gru import build_gru
+from seqlab.models.recurrent.gru import build_gru
 
 
 def test_top_k_keeps_k():

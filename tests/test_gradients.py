@@ -84,7 +84,7 @@ def test_stacked_model_measures_the_top_layer():
 
 
 def test_text_windows_and_trained_run(tmp_path):
-    from seqlab.engine.checkpoint import save_checkpoint
+    from seqlab.runs.checkpoint import save_checkpoint
 
     (tmp_path / "t.jsonl").write_text("\n".join(json.dumps({"text": f"story {i} of a cat."}) for i in range(50)))
     inputs = gr.Inputs(4, T, text=tmp_path / "t.jsonl")

@@ -1,4 +1,4 @@
-"""Hydra's grammar errors come back as one line that names the correct spelling (issue 18)."""
+"""Hydra's grammar errors come back as one line that names the correct spelling."""
 
 from __future__ import annotations
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config.models import EncoderConfig
-from seqlab.engine.checkpoint import save_checkpoint
-from seqlab.engine.init_from import init_from
-from seqlab.models.encoder import build_encoder
-from seqlab.tasks.vocab import CharVocab
+from seqlab.data.tokenizers.char import CharVocab
+from seqlab.models.encoder.config import EncoderConfig
+from seqlab.models.encoder.model import build_encoder
+from seqlab.runs.checkpoint import save_checkpoint
+from seqlab.runs.init_from import init_from
 from tests.conftest import TINY_TRAINER, run_cli
 
 VOCAB = CharVocab("abcdef ")

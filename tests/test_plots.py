@@ -1,4 +1,4 @@
-"""loss.png's smoothing: a debiased EMA starts on the raw curve instead of above it (issue 18)."""
+"""loss.png's smoothing: a debiased EMA starts on the raw curve instead of above it."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def test_loss_png_labels_raw_and_debiased_curves(tmp_path, monkeypatch):
     labels = []
     real = plotting.save_figure
 
-    def spy(plt, fig, path, **kw):
+    def spy(fig, path, **kw):
         labels.extend(t.get_text() for t in fig.axes[0].get_legend().get_texts())
         labels.append(fig.axes[0].get_ylabel())
-        return real(plt, fig, path, **kw)
+        return real(fig, path, **kw)
 
     monkeypatch.setattr(plotting, "save_figure", spy)
     records = [{"step": s, "train_loss": 2.0 / s} for s in range(1, 30)]

@@ -97,7 +97,7 @@ def test_two_concurrent_prepares_leave_one_good_entry(corpus, tmp_path):
 
     def one(i: int) -> None:
         results[i] = run_cli("prepare", f"task.source={corpus}", "task.max_chars=20000",
-                             cwd=tmp_path, env={"SEQLAB_CACHE": str(cache)})
+                             cwd=tmp_path, env={"SEQLAB_CACHE": str(cache)}, process=True)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
     for t in threads:

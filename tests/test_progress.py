@@ -1,4 +1,4 @@
-"""The progress line fits an 80-column terminal whole: counter, stats and ETA uncut (issue 18)."""
+"""The progress line fits an 80-column terminal whole: counter, stats and ETA uncut."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from seqlab.engine.progress import TrainProgress, format_stats
+from seqlab.engine.callbacks.progress import TrainProgress, format_stats
 
 
 def rendered(width: int, total: int, step: int) -> str:

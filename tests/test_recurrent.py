@@ -5,8 +5,8 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.errors import SeqlabError
-from seqlab.models.gru import gru_cell
-from seqlab.models.lstm import lstm_cell
+from seqlab.models.recurrent.gru import gru_cell
+from seqlab.models.recurrent.lstm import lstm_cell
 from seqlab.registry import build_model
 
 EXTRA = {"rnn": {"nonlinearity": "tanh"}, "gru": {}, "lstm": {}}

@@ -111,7 +111,7 @@ def test_sigterm_exits_143(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_during_checkpoint_writes_leaves_a_loadable_checkpoint(corpus, tmp_path):
-    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.runs.checkpoint import load_checkpoint
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     rng = random.Random(0)
@@ -143,7 +143,7 @@ def test_non_finite_loss_stops_as_diverged(corpus, tmp_path):
 
 
 def test_same_second_runs_get_separate_folders(tmp_path):
-    from seqlab.engine.launch import reserve_folder
+    from seqlab.runs.folder import reserve_folder
 
     pattern = str(tmp_path / "outputs" / "2026-01-01" / "12-00-00_gru_tinystories")
     folders = {reserve_folder(pattern) for _ in range(3)}
@@ -151,8 +151,8 @@ def test_same_second_runs_get_separate_folders(tmp_path):
 
 
 def test_plot_failure_is_only_a_warning(tmp_path, monkeypatch):
-    from seqlab.engine.rundir import RunDir
     from seqlab.plots import loss as plots
+    from seqlab.runs.writer import RunDir
 
     def broken(*args, **kwargs):
         raise RuntimeError("no display")
@@ -203,8 +203,8 @@ def test_bad_training_input(corpus, tmp_path, overrides, words):
 ])
 def test_refused_runs_leave_no_folder(corpus, tmp_path, monkeypatch, overrides, words):
     """In-process (fast): the checks that need no data run before any folder is made."""
-    from seqlab.engine.launch import run_train
     from seqlab.errors import SeqlabError
+    from seqlab.launch.command import run_train
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SeqlabError, match=re.escape(words)):

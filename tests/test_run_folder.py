@@ -16,10 +16,10 @@ import pytest
 from conftest import TINY, run_cli
 from test_robustness import assert_same_run, last_weights, losses, one_line_exit_2, only_run
 
-from seqlab.engine.rundir import RunDir
-from seqlab.engine.runfolder import claim_run_folder, reserve_folder
-from seqlab.engine.runlock import RunBusyError, RunLock
 from seqlab.errors import RunWriteError, SeqlabError
+from seqlab.runs.folder import claim_run_folder, reserve_folder
+from seqlab.runs.lock import RunBusyError, RunLock
+from seqlab.runs.writer import RunDir
 
 HALF = ["trainer.max_steps=15"]  # a run stopped half way: the rest of TINY's 30 steps is resumed
 
@@ -46,7 +46,7 @@ def test_a_second_writer_is_refused_and_told_who_holds_the_folder(tmp_path):
 
 
 def test_a_writer_killed_with_sigkill_leaves_no_lock(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom seqlab.engine.runlock import RunLock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom seqlab.runs.lock import RunLock\n"
                                f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -62,7 +62,7 @@ def test_a_writer_killed_with_sigkill_leaves_no_lock(tmp_path):
 
 
 def test_a_run_folder_on_a_read_only_mount_is_refused(tmp_path, monkeypatch):
-    from seqlab.engine import runlock
+    from seqlab.runs import lock as runlock
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -111,7 +111,7 @@ def test_run_folder_that_cannot_be_made(corpus, tmp_path):
 
 
 def test_outputs_root_under_a_file(corpus, tmp_path, monkeypatch):
-    from seqlab.engine.launch import run_train
+    from seqlab.launch.command import run_train
 
     (tmp_path / "a-file").write_text("not a folder\n")
     monkeypatch.setenv("SEQLAB_OUTPUTS", str(tmp_path / "a-file" / "outputs"))
@@ -141,7 +141,7 @@ def test_outputs_root_that_is_read_only(corpus, tmp_path):
 def test_a_checkpoint_that_cannot_be_written_leaves_the_previous_one(tmp_path, monkeypatch):
     import torch
 
-    from seqlab.engine import checkpoint
+    from seqlab.runs import checkpoint
 
     model = torch.nn.Linear(4, 4)
     folder = tmp_path / "checkpoint"
@@ -165,7 +165,7 @@ def test_metrics_that_cannot_be_written_name_the_file(tmp_path):
 
 
 def test_a_line_that_does_not_fit_is_cut_off_again(tmp_path, monkeypatch):
-    from seqlab.engine import atomic
+    from seqlab.runs import atomic
 
     path = tmp_path / "metrics.jsonl"
     atomic.append_line(path, '{"step": 5}')

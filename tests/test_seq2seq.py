@@ -6,10 +6,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config.models import GRUConfig, Seq2SeqRNNConfig, Seq2SeqTransformerConfig
-from seqlab.config.tasks import AssocRecallConfig, CopyConfig, FirstTokenConfig
 from seqlab.errors import SeqlabError
-from seqlab.registry import build_model, build_task, pair
+from seqlab.models.recurrent.config import GRUConfig
+from seqlab.models.seq2seq.config import Seq2SeqRNNConfig, Seq2SeqTransformerConfig
+from seqlab.registry import build_model, build_task, model_spec, pair
+from seqlab.tasks.config import AssocRecallConfig, CopyConfig, FirstTokenConfig
 from seqlab.tasks.seq2seq_task import decoder_input
 from seqlab.tasks.synthetic import translate
 
@@ -107,21 +108,21 @@ def test_copy_learns_and_alignment_is_drawn(tmp_path):
     task.write_artifacts(model, tmp_path, torch.device("cpu"))
     assert (tmp_path / "alignment.png").read_bytes()[:4] == b"\x89PNG"
     source = "3 1 4 1 0"
-    out = translate(model, task.vocab, source, "copy", cfg)
+    out = translate(model, task.vocab, source, "copy", cfg, model_spec(cfg.name))
     assert len(out.split()) == 5
     with pytest.raises(SeqlabError, match="alphabet"):
-        translate(model, task.vocab, "3 1 9", "copy", cfg)
+        translate(model, task.vocab, "3 1 9", "copy", cfg, model_spec(cfg.name))
     with pytest.raises(SeqlabError, match="--prompt"):
-        translate(model, task.vocab, "3 1", "repeat", cfg)
+        translate(model, task.vocab, "3 1", "repeat", cfg, model_spec(cfg.name))
 
 
 def test_translate_decoder_only_and_classify():
     task = build_task(OmegaConf.structured(AssocRecallConfig(length=2, num_symbols=6, test_size=20)))
     cfg = OmegaConf.structured(GRUConfig(embed_size=8, hidden_size=16))
     model = build_model(cfg, len(task.vocab))
-    assert len(translate(model, task.vocab, "1 2 3 4 3", "assoc_recall", cfg).split()) == 1
+    assert len(translate(model, task.vocab, "1 2 3 4 3", "assoc_recall", cfg, model_spec(cfg.name)).split()) == 1
     with pytest.raises(SeqlabError, match="odd"):
-        translate(model, task.vocab, "1 2 3 4", "assoc_recall", cfg)
+        translate(model, task.vocab, "1 2 3 4", "assoc_recall", cfg, model_spec(cfg.name))
     ft = build_task(OmegaConf.structured(FirstTokenConfig(length=8, test_size=20)))
     model = build_model(cfg, len(ft.vocab))
-    assert translate(model, ft.vocab, "01101", "first_token", cfg) in ("0", "1", "=")
+    assert translate(model, ft.vocab, "01101", "first_token", cfg, model_spec(cfg.name)) in ("0", "1", "=")

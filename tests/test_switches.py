@@ -4,10 +4,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config.models import Seq2SeqTransformerConfig, TransformerConfig
 from seqlab.errors import SeqlabError
-from seqlab.models.seq2seq import build_seq2seq_transformer
-from seqlab.models.transformer import build_transformer
+from seqlab.models.seq2seq.config import Seq2SeqTransformerConfig
+from seqlab.models.seq2seq.model import build_seq2seq_transformer
+from seqlab.models.transformer.config import TransformerConfig
+from seqlab.models.transformer.model import build_transformer
 from tests.conftest import TINY_TRAINER, run_cli
 
 V = 13

@@ -9,7 +9,9 @@ import torch
 from conftest import run_cli
 from omegaconf import OmegaConf
 
-from seqlab.config.tasks import (
+from seqlab.errors import SeqlabError
+from seqlab.registry import build_task, check_serves, pair
+from seqlab.tasks.config import (
     AssocRecallConfig,
     CopyConfig,
     FirstTokenConfig,
@@ -17,8 +19,6 @@ from seqlab.config.tasks import (
     ReverseConfig,
     SortConfig,
 )
-from seqlab.errors import SeqlabError
-from seqlab.registry import build_task, check_serves, pair
 from seqlab.tasks.seq2seq_task import PairBatch, as_sequence
 from seqlab.tasks.synthetic_data import SEP, row_keys
 

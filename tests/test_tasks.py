@@ -6,10 +6,10 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.data.prepare import prepare
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
 from seqlab.tasks.char_lm import CharLMTask
 from seqlab.tasks.tinystories import build_tinystories
-from seqlab.tasks.vocab import CharVocab
 
 
 def task_cfg(source, tmp_path, **kw):
@@ -105,8 +105,8 @@ def test_windows_sampled_on_the_device_equal_the_host_ones():
     import numpy as np
     import torch
 
+    from seqlab.data.tokenizers.char import CharVocab
     from seqlab.tasks.char_lm import CharLMTask
-    from seqlab.tasks.vocab import CharVocab
 
     data = np.random.default_rng(0).integers(0, 9, 400).astype(np.uint8)
     host = CharLMTask(data, data, CharVocab("abcdefgh"), seq_len=7)

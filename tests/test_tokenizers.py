@@ -12,9 +12,14 @@ import pytest
 import torch
 from conftest import TINY, run_cli
 
-from seqlab.data.tokenizers import ByteTokenizer, newline_pieces, tokenizer_from_json, train_bpe
+from seqlab.data.tokenizers.char import CharVocab
+from seqlab.data.tokenizers.subword import (
+    ByteTokenizer,
+    newline_pieces,
+    tokenizer_from_json,
+    train_bpe,
+)
 from seqlab.tasks.char_lm import LN2, CharLMTask
-from seqlab.tasks.vocab import CharVocab
 
 TEXT = "Once upon a time, Zoë saw “a star” 🙂.\n\nThe end.\nÉtoile  ends  here"
 

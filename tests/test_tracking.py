@@ -104,7 +104,7 @@ def test_a_failing_tracker_warns_once_and_stops(capsys, error, says):
 
 
 def test_build_trackers_follows_the_logger_list():
-    from seqlab.engine.launch import compose
+    from seqlab.config.compose import compose
 
     assert build_trackers(compose([])) == []
     names = [t.name for t in build_trackers(compose(["logger=[wandb,tensorboard]"]))]

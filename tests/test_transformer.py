@@ -6,10 +6,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config.models import TransformerConfig
 from seqlab.errors import SeqlabError
 from seqlab.models.generate import generate
-from seqlab.models.transformer import build_transformer, prefer_explicit_attention
+from seqlab.models.transformer.config import TransformerConfig
+from seqlab.models.transformer.model import build_transformer, prefer_explicit_attention
 
 V = 11
 
@@ -155,8 +155,8 @@ def test_impossible_settings_are_user_errors(bad, match):
 
 
 def save_run(folder, model_cfg: dict):
-    from seqlab.engine.checkpoint import save_checkpoint
-    from seqlab.tasks.vocab import CharVocab
+    from seqlab.data.tokenizers.char import CharVocab
+    from seqlab.runs.checkpoint import save_checkpoint
 
     vocab = CharVocab.from_text("Lily said, hello world.\n")
     torch.manual_seed(3)
@@ -171,7 +171,7 @@ SMALL = dataclasses.asdict(TransformerConfig(n_layer=2, n_head=2, n_embd=16, blo
 
 
 def test_checkpoint_round_trip_keeps_tied_weights(tmp_path):
-    from seqlab.engine.checkpoint import load_checkpoint
+    from seqlab.runs.checkpoint import load_checkpoint
 
     model = save_run(tmp_path, SMALL)
     loaded = load_checkpoint(tmp_path).model
@@ -194,9 +194,9 @@ def test_attention_plot_for_run(tmp_path):
 
 def test_attention_plot_refuses_models_without_attention(tmp_path):
     from seqlab.analysis.attention import attention_for_run
-    from seqlab.engine.checkpoint import save_checkpoint
-    from seqlab.models.gru import build_gru
-    from seqlab.tasks.vocab import CharVocab
+    from seqlab.data.tokenizers.char import CharVocab
+    from seqlab.models.recurrent.gru import build_gru
+    from seqlab.runs.checkpoint import save_checkpoint
 
     vocab = CharVocab.from_text("abc")
     gru_cfg = dict(name="gru", embed_size=4, hidden_size=4, num_layers=1, dropout=0.0, bias=True, impl="fused")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seqlab.tasks.vocab import CharVocab
+from seqlab.data.tokenizers.char import CharVocab
 
 
 def test_round_trip_of_training_text():

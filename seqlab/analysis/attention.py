@@ -24,7 +24,7 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
     labels = [SHOWN.get(c, c) for c in tokens]
     side = min(max(0.12 * T, 3.0), 10.0)  # inches per heatmap: room for one label per character
     fontsize = min(max(0.8 * side * 72 / T, 3.0), 8.0)  # a label no taller than its cell (72 pt/inch)
-    plt, fig, axes = new_figure(n_layer, n_head, (side * n_head + 1, side * n_layer + 0.5), dpi=100,
+    fig, axes = new_figure(n_layer, n_head, (side * n_head + 1, side * n_layer + 0.5), dpi=100,
                                 layout="constrained")
     for layer, att in enumerate(maps):
         weights = att[0].detach().float().cpu().numpy()  # (nh, T, T)
@@ -40,13 +40,13 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
             if layer == n_layer - 1:
                 ax.set_xlabel("key")
     fig.colorbar(im, ax=axes, shrink=0.6)
-    return save_figure(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def attention_for_run(run_dir: Path, text: str, out_path: Path, device: str = "cpu") -> Path:
     """Plot the attention of the run's checkpointed model on `text`; returns the PNG's path."""
-    from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.registry import model_spec
+    from seqlab.runs.checkpoint import load_checkpoint
     from seqlab.sampling import encode_prompt
 
     ckpt = load_checkpoint(run_dir, device=device)

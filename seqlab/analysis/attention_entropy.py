@@ -33,8 +33,8 @@ def run_entropy(run_dir: Path, windows: int) -> tuple[torch.Tensor, float]:
     """Entropies of the run's best checkpoint on `windows` evenly spaced validation windows."""
     from omegaconf import OmegaConf
 
-    from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.registry import build_task
+    from seqlab.runs.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(run_dir, "best")
     task = build_task(OmegaConf.create(ckpt.meta["config"]["task"]))

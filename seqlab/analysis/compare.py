@@ -1,6 +1,6 @@
 """`seqlab compare`: a table, an overlay plot, compare.md and compare.csv for a set of runs.
 
-Runs come from run folders, sweep folders or globs (see seqlab.analysis.runs); runs of
+Runs come from run folders, sweep folders or globs (see seqlab.runs.reader); runs of
 different length, still running or with a broken file are used as far as they go.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.analysis.compare_plot import plot_compare
-from seqlab.analysis.runs import (
+from seqlab.errors import SeqlabError, warn
+from seqlab.runs.reader import (
     Run,
     differing_keys,
     find_runs,
@@ -24,7 +25,6 @@ from seqlab.analysis.runs import (
     load_run,
     name_runs,
 )
-from seqlab.errors import SeqlabError, warn
 
 LN2 = math.log(2.0)
 

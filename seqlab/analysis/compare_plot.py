@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqlab.analysis.runs import Run
 from seqlab.plots.loss import ema
+from seqlab.runs.reader import Run
 
 if TYPE_CHECKING:
     from seqlab.analysis.compare import Metric, XAxis
@@ -34,12 +34,12 @@ def plot_compare(runs: list[Run], path: Path, axis: XAxis, metric: str, spec: Me
 
     label = spec.label.format(unit=unit(runs))
     points = {run.name: _series(run, axis.key, spec.points) if spec.points else [] for run in runs}
-    plt, fig, axes = new_figure(1, 1, (9.5, 5))
+    fig, axes = new_figure(1, 1, (9.5, 5))
     ax = axes[0][0]
     if all(len(p) <= 1 for p in points.values()) and any(points.values()):
         _bars(ax, runs, points, label, metric, log)
     else:
-        _curves(plt, ax, runs, points, axis, metric, spec, smooth, warn)
+        _curves(ax, runs, points, axis, metric, spec, smooth, warn)
         ax.set_xlabel(axis.label)
         ax.set_ylabel(label)
         ax.set_title(f"{metric} vs {axis.label} ({len(runs)} runs)", fontsize=10)
@@ -47,14 +47,15 @@ def plot_compare(runs: list[Run], path: Path, axis: XAxis, metric: str, spec: Me
             ax.set_xscale("log")
         if log:
             ax.set_yscale("log")
-    return save_figure(plt, fig, path, bbox_inches="tight")
+    return save_figure(fig, path, bbox_inches="tight")
 
 
-def _curves(plt: Any, ax: Any, runs: list[Run], points: dict[str, list], axis: XAxis, metric: str,
+def _curves(ax: Any, runs: list[Run], points: dict[str, list], axis: XAxis, metric: str,
             spec: Metric, smooth: float, warn: Any) -> None:
+    import matplotlib
     from matplotlib.lines import Line2D
 
-    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
+    colors = matplotlib.colormaps["tab10" if len(runs) <= 10 else "tab20"]
     handles, drew_train = [], False
     for i, run in enumerate(runs):
         color = colors(i % colors.N)

@@ -48,10 +48,10 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
         raise SeqlabError(f"--format must be text or json, got '{fmt}'")
     if precision is not None and precision not in PRECISIONS:
         raise SeqlabError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
-    from seqlab.engine.checkpoint import load_checkpoint
     from seqlab.engine.device import resolve_device
     from seqlab.engine.precision import check_precision
     from seqlab.registry import TASKS
+    from seqlab.runs.checkpoint import load_checkpoint
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(run, checkpoint, dev)
@@ -59,7 +59,7 @@ def eval_command(run: Path, source: str | None, split: str, checkpoint: str, bat
     task_cfg, trainer = config.get("task") or {}, config.get("trainer") or {}
     task_name = task_cfg.get("name", "?")
     spec = TASKS.get(task_name)
-    if spec is None or not spec.corpus:
+    if spec is None or not spec.corpus or spec.kind != "lm":
         kind = spec.kind if spec else "unknown"
         raise SeqlabError(f"seqlab eval scores language-model runs on text; '{run}' is a {task_name} "
                           f"({kind}) run: its own evaluation is in metrics.jsonl")

@@ -127,7 +127,7 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
     from seqlab.plots import new_figure, save_figure
 
     ts = sorted({int(t) for t in np.logspace(0, np.log10(t_max), 40)})
-    plt, fig, ((ax_f, ax_s),) = new_figure(1, 2, (11, 4.4))
+    fig, ((ax_f, ax_s),) = new_figure(1, 2, (11, 4.4))
     seq_curves: dict[tuple[int, ...], list[str]] = {}  # families sharing a critical path share a line
     for i, name in enumerate(n for n in flop_families() if not flops_spec(n).pairs):
         fm = family_config(name, width, layers)
@@ -149,7 +149,7 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
         ax.legend(fontsize=7)
     ax_f.set_ylabel("FLOPs")
     ax_s.set_ylabel("matmuls in sequence")
-    save_figure(plt, fig, path)
+    save_figure(fig, path)
 
 
 def flops_spec(name: str) -> Any:
@@ -166,9 +166,9 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
         raise SeqlabError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if batch < 1 or (vocab_size is not None and vocab_size < 1):
         raise SeqlabError(f"--batch and --vocab-size must be positive, got {batch} and {vocab_size}")
+    from seqlab.config.compose import compose
     from seqlab.config.paths import user_config_dirs
     from seqlab.config.shape import config_vocab_size
-    from seqlab.engine.launch import compose
     from seqlab.flops.measure import measure_report
     from seqlab.registry import check_serves, model_spec
 

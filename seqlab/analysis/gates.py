@@ -96,7 +96,7 @@ def gate_values(s: GateSettings) -> dict[str, float]:
     """x[0], h[0], r[0], z[0], n[0] and the new h[0] for one step of the two-unit GRU."""
     import torch
 
-    from seqlab.models.gru import gru_cell
+    from seqlab.models.recurrent.gru import gru_cell
 
     x = torch.tensor([[s.x0, s.x1]])
     h = torch.tensor([[s.h0, s.h1]])
@@ -128,9 +128,9 @@ def describe(s: GateSettings) -> str:
 
 def plot_gates(s: GateSettings, path: Path, title: str = "") -> Path:
     """One bar chart of the data unit's values, with each value written on its bar."""
-    plt, fig, axes = new_figure(1, 1, (8, 4.2))
+    fig, axes = new_figure(1, 1, (8, 4.2))
     _draw(axes[0][0], gate_values(s), (title + "\n" if title else "") + describe(s))
-    return save_figure(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def grid_settings() -> list[tuple[str, GateSettings]]:
@@ -142,7 +142,7 @@ def grid_settings() -> list[tuple[str, GateSettings]]:
 def plot_grid(path: Path) -> tuple[Path, list[tuple[str, dict[str, float]]]]:
     """The four presets (top row) and the same with the control off (bottom row)."""
     cases = grid_settings()
-    plt, fig, axes = new_figure(2, len(PRESETS), (4.6 * len(PRESETS), 8.4))
+    fig, axes = new_figure(2, len(PRESETS), (4.6 * len(PRESETS), 8.4))
     rows = []
     for i, (name, s) in enumerate(cases):
         values = gate_values(s)
@@ -150,7 +150,7 @@ def plot_grid(path: Path) -> tuple[Path, list[tuple[str, dict[str, float]]]]:
         _draw(axes[i // len(PRESETS)][i % len(PRESETS)], values,
               f"{name}\nx=({s.x0:g}, {s.x1:g}) h0={s.h0:g}")
     fig.suptitle("Two-unit GRU (seed homework): control input x[1]=2 (top) vs x[1]=0 (bottom)", fontsize=11)
-    return save_figure(plt, fig, path), rows
+    return save_figure(fig, path), rows
 
 
 def values_table(rows: list[tuple[str, dict[str, float]]]) -> Any:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import SeqlabError
-from seqlab.models.recurrent import RecurrentLM, ScratchRecurrent
+from seqlab.models.recurrent.shell import RecurrentLM, ScratchRecurrent
 
 
 @dataclass
@@ -135,7 +135,7 @@ def spectral_rnn(vocab_size: int, radius: float, activation: str = "tanh", embed
     and (with identity activation) ||dL_T/dh_t|| = rho^(T-t) ||dL_T/dh_T|| exactly; else
     the default random init rescaled, whose rate tends to rho only over many steps.
     """
-    from seqlab.models.rnn import ACTIVATIONS, elman_cell
+    from seqlab.models.recurrent.rnn import ACTIVATIONS, elman_cell
 
     acts = {**ACTIVATIONS, "identity": lambda v: v}
     if activation not in acts:
@@ -165,7 +165,7 @@ class Inputs:
 
     def vocab(self) -> Any:
         """The text's own character vocabulary, for random-init models reading real text."""
-        from seqlab.tasks.vocab import CharVocab
+        from seqlab.data.tokenizers.char import CharVocab
 
         if self.text is not None and self._vocab is None:
             self._vocab = CharVocab.from_text(self.text)
@@ -191,9 +191,9 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
     """Flows of each `model=` config at random init, then of each trained run folder."""
     from omegaconf import OmegaConf
 
-    from seqlab.engine.checkpoint import load_checkpoint
-    from seqlab.engine.launch import compose
+    from seqlab.config.compose import compose
     from seqlab.registry import build_model, explicit_config
+    from seqlab.runs.checkpoint import load_checkpoint
 
     names, rest = split_models(overrides)
     vocab = inputs.vocab()
@@ -241,7 +241,7 @@ def plot_flows(flows: list[Flow], path: Path, title: str, reference: dict[str, f
     """
     from seqlab.plots import new_figure, save_figure
 
-    plt, fig, axes = new_figure(1, 1, (8, 4.8))
+    fig, axes = new_figure(1, 1, (8, 4.8))
     ax = axes[0][0]
     colors: dict[str, str] = {}
     for flow in flows:
@@ -259,7 +259,7 @@ def plot_flows(flows: list[Flow], path: Path, title: str, reference: dict[str, f
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return save_figure(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def save_numbers(flows: list[Flow], path: Path, info: dict[str, Any]) -> Path:

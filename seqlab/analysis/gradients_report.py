@@ -56,7 +56,7 @@ def gradients_command(r: GradientRequest, out: Path | None) -> Path:
 def _spectral(r: GradientRequest, inputs):
     """Elman RNNs with W_hh rescaled to each radius: (flows, reference slopes, description)."""
     from seqlab.analysis import gradients as gr
-    from seqlab.engine.launch import compose
+    from seqlab.config.compose import compose
 
     names, rest = gr.split_models(r.overrides)
     if r.runs or names:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seqlab.analysis.runs import Run, differing_keys, find_runs, load_run, name_runs
+from seqlab.runs.reader import Run, differing_keys, find_runs, load_run, name_runs
 
 
 def length_points(run: Run, metric: str) -> list[tuple[int, float]]:
@@ -24,12 +24,9 @@ def length_points(run: Run, metric: str) -> list[tuple[int, float]]:
 
 def plot_length_curves(runs: list[Run], metric: str, out: Path, trained_max: int | None = None) -> Path:
     """Draw `metric` against length for every run; a dotted line marks the longest trained length."""
-    import matplotlib
+    from seqlab.plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ((ax,),) = new_figure(1, 1, (6.4, 4.0), dpi=100)
     for run in runs:
         points = length_points(run, metric)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=run.name)
@@ -40,11 +37,7 @@ def plot_length_curves(runs: list[Run], metric: str, out: Path, trained_max: int
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def main(argv: list[str] | None = None) -> int:

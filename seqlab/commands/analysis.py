@@ -154,7 +154,7 @@ def compare(
     from seqlab.analysis.compare import compare_command
 
     compare_command(list(paths), x, metric, smooth, log, out)
-    if tensorboard is not None:  # issue 15: the writer lives in seqlab/tracking/tb_export.py
+    if tensorboard is not None:  # the writer lives in seqlab/tracking/tb_export.py
         from seqlab.tracking.tb_export import export_tensorboard
 
         export_tensorboard(list(paths), tensorboard)

@@ -27,16 +27,18 @@ def prepare(
 
     BPE: [bold]seqlab prepare task.tokenizer=bpe task.vocab_size=4096[/]
     """
+    from seqlab.config.compose import compose
     from seqlab.config.paths import user_config_dirs
-    from seqlab.data.prepare import PREPARED_TASKS
+    from seqlab.data.console import say, summary_line
     from seqlab.data.prepare import prepare as prepare_task
-    from seqlab.data.progress import say, summary_line
-    from seqlab.engine.launch import compose
 
     cfg = compose(list(overrides or []), user_config_dirs(config_dir))
-    if cfg.task.name not in PREPARED_TASKS:
+    from seqlab.registry import TASKS, task_spec
+
+    if not task_spec(cfg.task.name).corpus:
+        prepared = ", ".join(name for name, spec in TASKS.items() if spec.corpus)
         raise SeqlabError(f"task '{cfg.task.name}' has nothing to prepare (its data is generated); "
-                          f"prepared tasks: {', '.join(PREPARED_TASKS)}")
+                          f"prepared tasks: {prepared}")
     entry = prepare_task(cfg.task)
     if not entry.built:  # a fresh build has printed its own summary line
         say(f"already prepared: {summary_line(entry.meta)}")

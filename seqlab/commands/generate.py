@@ -51,8 +51,8 @@ def attention(
     Example: [bold]seqlab attention outputs/2026-11-26/12-00-00_transformer_tinystories --text "Lily said,"[/]
     """
     from seqlab.analysis.attention import attention_for_run
-    from seqlab.analysis.runs import require_run
     from seqlab.engine.device import resolve_device
+    from seqlab.runs.reader import require_run
 
     require_run(run)
     path = attention_for_run(run, text, out or run / "attention.png", resolve_device(device))

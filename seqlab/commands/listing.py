@@ -14,7 +14,7 @@ def models() -> None:
 
     Example: [bold]seqlab models[/]
     """
-    from seqlab.registry import MODELS, model_presets
+    from seqlab.registry import MODELS
 
     for name, spec in sorted(MODELS.items()):
         typer.echo(f"{name:<22}{spec.summary}")
@@ -45,3 +45,19 @@ def experiments() -> None:
 
     for name, summary in experiment_summaries():
         typer.echo(f"{name:<24}{summary}")
+
+
+def model_presets() -> list[tuple[str, str]]:
+    """(preset, family) for every conf/model/*.yaml, read without composing."""
+    import yaml
+
+    from seqlab.config.paths import config_dir
+    from seqlab.registry import MODELS
+
+    found = []
+    for path in sorted((config_dir() / "model").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        family = data.get("name") or next(
+            (d for d in data.get("defaults", []) if isinstance(d, str) and d in MODELS), path.stem)
+        found.append((path.stem, family))
+    return found

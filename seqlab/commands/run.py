@@ -30,7 +30,7 @@ def train(
 
     Sweep:   [bold]seqlab train -m model.hidden_size=128,256[/]
     """
-    from seqlab.engine.launch import run_train
+    from seqlab.launch.command import run_train
 
     run_train(list(overrides or []), multirun=multirun, print_cfg=cfg, extra_config_dir=config_dir)
 
@@ -47,7 +47,7 @@ def resume(
 
     Example: [bold]seqlab resume outputs/2026-11-26/12-00-00_gru_tinystories trainer.max_steps=4000[/]
     """
-    from seqlab.engine.launch import run_resume
+    from seqlab.launch.command import run_resume
 
     run_resume(run, list(overrides or []))
 
@@ -61,9 +61,9 @@ def reproduce(
 ) -> None:
     """Run the seed's experiments (what is missing of them) and print the results table.
 
-    Example: [bold]seqlab reproduce --jobs 2 --readme README.md[/]
+    Example: [bold]seqlab reproduce --jobs 2 --readme docs/results.md[/]
     """
-    from seqlab.analysis.report import markdown, results, update_readme
+    from seqlab.analysis.results import markdown, results, update_readme
     from seqlab.reproduce import experiment_names, last_invocation
     from seqlab.reproduce import reproduce as run_all
 

@@ -38,15 +38,9 @@ def config_warnings(cfg: Any) -> list[str]:
 
 
 def announce_run(cfg: Any, run_dir: Any) -> None:
-    """Log the command line and folder (train.log) and the config warnings (stderr and train.log)."""
-    from seqlab.config.validate import validate_config
-    from seqlab.errors import SeqlabError
-
+    """Log the command line and folder (train.log) and the config warnings (stderr and train.log)
+    of a checked config (seqlab/launch/preflight.py)."""
     log.info("seqlab %s", " ".join(sys.argv[1:]))
     log.info("run folder: %s", run_dir)
-    try:
-        validate_config(cfg)
-    except SeqlabError:
-        return  # the trainer reports the error, as its one line: no warning before it
     for line in config_warnings(cfg):
         log.warning(line)

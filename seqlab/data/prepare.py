@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from seqlab.data.progress import prepare_progress, say, summary_line
+from seqlab.data.console import prepare_progress, say, summary_line
 from seqlab.data.text_source import open_source, text_bytes, text_chunks, text_split
 from seqlab.data.token_cache import (
     FORMAT_VERSION,
@@ -34,11 +34,10 @@ from seqlab.data.token_cache import (
     publish,
     read_entry,
 )
-from seqlab.data.tokenizers import KINDS, ByteTokenizer, check_bpe_vocab_size, train_bpe
+from seqlab.data.tokenizers.char import CODE_POINTS, CharVocab, code_points
+from seqlab.data.tokenizers.subword import KINDS, ByteTokenizer, check_bpe_vocab_size, train_bpe
 from seqlab.errors import SeqlabError
-from seqlab.tasks.vocab import CODE_POINTS, CharVocab, code_points
 
-PREPARED_TASKS = ("tinystories",)  # tasks read from text (the others generate their data)
 SPLITS = ("train", "validation")
 
 

@@ -2,7 +2,7 @@
 
 One run on N processes is DistributedDataParallel (torch.distributed): every rank holds the
 whole model and draws its own batches; gradients are averaged in backward. The ranks come
-from `trainer.devices=N` (seqlab spawns them, seqlab/engine/spawn.py) or from an outside
+from `trainer.devices=N` (seqlab spawns them, seqlab/launch/spawn.py) or from an outside
 launcher that sets RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT (torchrun, a submitit task).
 Everything here is a no-op for a single process, so the Trainer has one code path.
 """

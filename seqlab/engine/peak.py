@@ -93,9 +93,12 @@ def measure_matmul_peak(device: Any, dtype: Any = None, budget_s: float = 1.5) -
     dtype = dtype or torch.float32
     sync = (torch.cuda.synchronize if dev.type == "cuda" else
             torch.mps.synchronize if dev.type == "mps" else (lambda: None))
+    # Its own random stream: measuring the peak (a run's first, before the cache has it) must not
+    # move the run's (dropout, sampling), or that run would differ from every later one.
+    gen = torch.Generator(device=dev).manual_seed(0)
     best, start = 0.0, time.perf_counter()
     for n, reps in ((1024, 5), (2048, 3)):
-        a, b = torch.randn(n, n, device=dev, dtype=dtype), torch.randn(n, n, device=dev, dtype=dtype)
+        a, b = (torch.randn(n, n, device=dev, dtype=dtype, generator=gen) for _ in range(2))
         a @ b  # warm-up: first call pays for allocation and kernel selection
         sync()
         for _ in range(reps):
@@ -145,7 +148,7 @@ def _measured_cached(device: Any, key: str, precision: str) -> tuple[float, str]
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cache[key] = {"value": value, "measured_at": stamp, "method": how}
     try:  # a read-only home is no reason to fail a run
-        from seqlab.engine.atomic import atomic_write_json
+        from seqlab.runs.atomic import atomic_write_json
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, cache)

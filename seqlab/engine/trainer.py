@@ -1,10 +1,11 @@
-"""The training loop: build task and model from the config, step, and let callbacks do the rest.
+"""The training loop: build task and model from the config, then step, record, evaluate,
+checkpoint, in that order, in `Trainer.fit`'s code.
 
-`Trainer.fit` is a short loop over `StepResult`s. Everything that happens at a cadence or
-for a reader (metrics records, evaluation, checkpoints, samples, pictures, FLOP/MFU
-accounting, the progress line, trackers) is a callback in seqlab/engine/callbacks/, called
-in order; rank-0-only callbacks exist only in the process that writes the run folder.
-The Trainer keeps what every callback shares: model, task, optimiser, `TrainState`.
+After each optimiser step (`step`): on a log step the metrics record (training loss since the
+last one, throughput, FLOPs and MFU), the evaluation joined to it on an evaluation step, the
+record appended to metrics.jsonl, then the step's checkpoint (never one without its record),
+then the callbacks that observe the run (seqlab/engine/callbacks/: the progress line, samples,
+pictures, trackers); rank-0-only callbacks exist only in the process that writes the run folder.
 
 Under DistributedDataParallel (`dist` with world_size > 1) every rank runs this same loop on
 its own batches; `model` stays the plain module (evaluation, samples, checkpoints) and
@@ -25,21 +26,21 @@ from omegaconf import OmegaConf
 
 from seqlab.config.validate import validate_config
 from seqlab.engine.callbacks import Callback, CallbackList, default_callbacks
-from seqlab.engine.callbacks.flop_meter import steps_for_budget
-from seqlab.engine.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
+from seqlab.engine.callbacks.progress import TrainProgress
 from seqlab.engine.device import peak_memory, resolve_device, seed_everything, synchronize
-from seqlab.engine.distributed import SINGLE, DistContext, all_agree, sum_over_ranks
-from seqlab.engine.init_from import init_from
+from seqlab.engine.distributed import SINGLE, DistContext, all_agree, gather_to_main, sum_over_ranks
+from seqlab.engine.flop_meter import FlopMeter, steps_for_budget
 from seqlab.engine.optim import lr_at, make_optimizer
-from seqlab.engine.precision import check_precision, grad_scaler
-from seqlab.engine.progress import TrainProgress
-from seqlab.engine.rank_state import gather_rank_states, restore_rank_state, write_rank_states
-from seqlab.engine.rundir import RunDir
+from seqlab.engine.precision import autocast, check_precision, grad_scaler
 from seqlab.engine.signals import GracefulStop
 from seqlab.engine.step import StepResult, train_step
-from seqlab.engine.train_state import TrainState, load_train_state, save_train_state
 from seqlab.registry import build_task, pair
-from seqlab.tracking import build_trackers
+from seqlab.runs import CHECKPOINTS, LAST
+from seqlab.runs.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
+from seqlab.runs.init_from import init_from
+from seqlab.runs.rank_state import own_rank_state, restore_rank_state, write_rank_states
+from seqlab.runs.train_state import TrainState, load_train_state, save_train_state
+from seqlab.runs.writer import RunDir
 
 
 class TrainingStopped(Exception):
@@ -67,8 +68,7 @@ class Trainer:
         self.run = RunDir(run_dir, enabled=self.is_main)
         # Checked before any data is loaded: a bad resume target fails at once.
         resume_from = self._resume_target(Path(run_dir))
-        # Trackers are built before any data is loaded, so a bad logger setting fails at once.
-        callbacks = [*default_callbacks(), *build_trackers(cfg)] if callbacks is None else callbacks
+        callbacks = default_callbacks() if callbacks is None else callbacks  # the launcher adds the trackers
         self.task = build_task(cfg.task)
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
@@ -93,6 +93,7 @@ class Trainer:
         self.status, self.eval_improved = "running", False
         self.progress = TrainProgress(self.tcfg.max_steps, enabled=self.is_main)
         self.callbacks = CallbackList(callbacks, self.is_main)
+        self.flop_meter = FlopMeter() if self.is_main else None  # rank 0 writes flops.json and records
         if resume_from is not None:
             self._resume(resume_from)
         elif self.tcfg.resume == "auto":  # a requeued job killed before its first checkpoint
@@ -114,7 +115,7 @@ class Trainer:
         own last checkpoint when it has one (a requeued job), else none."""
         resume = self.tcfg.resume
         if resume == "auto":
-            return resolve_checkpoint(run_dir, "last") if (run_dir / "checkpoint" / "last.json").exists() else None
+            return resolve_checkpoint(run_dir, "last") if (run_dir / CHECKPOINTS / LAST).exists() else None
         return resolve_checkpoint(Path(resume), "last") if resume else None
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -130,7 +131,7 @@ class Trainer:
         """Continue from a step folder: weights, optimiser, RNG streams, counters, metrics."""
         load_weights(self.model, folder, self.device)
         self.state = load_train_state(folder, self.optimizer, self.data_rng)
-        restore_rank_state(folder, self.state, self.dist, self.data_rng)
+        restore_rank_state(folder, self.state, self.dist.rank, self.dist.world_size, self.data_rng)
         # Records past the checkpoint belong to steps that will be redone.
         self.records = [r for r in self.run.read_metrics() if r["step"] <= self.state.step]
         if self.is_main:
@@ -146,26 +147,25 @@ class Trainer:
         return summary
 
     def _fit(self) -> tuple[dict[str, Any], int]:
-        t, s = self.tcfg, self.state
+        s = self.state
         try:
+            if self.flop_meter is not None:
+                self.flop_meter.start(self)
             self.callbacks.fire("on_fit_start", self)
             started, wall_before = time.perf_counter(), s.wall_s
             with GracefulStop() as stop:
-                while s.step < t.max_steps and self.status == "running":
+                while s.step < self.tcfg.max_steps and self.status == "running":
                     result = self.step()
                     s.wall_s = wall_before + time.perf_counter() - started
                     if self.status != "running":  # diverged: nothing of this step is logged
                         break
-                    self.callbacks.fire("on_step_end", self, result)
-                    if result.record is not None:
-                        self.records.append(result.record)
-                        self.callbacks.fire("on_log", self, result.record)
-                    if result.evaluate:  # after its record is on disk: then checkpoint, samples, plots
-                        self.callbacks.fire("on_eval", self, s.last_eval)
+                    self._record_evaluate_checkpoint(result)
                     if self._stop_requested(stop.signum is not None):
                         self.status = "interrupted"
             if self.status == "running":
                 self.status = "completed"
+            if self.status == "interrupted" and s.step % self.tcfg.eval_every:  # not saved by an evaluation
+                self.save_checkpoint(best=False)
             self.callbacks.fire("on_train_end", self, self.status)
             summary = self.summary()
             self.run.write_summary(summary)
@@ -174,6 +174,52 @@ class Trainer:
             self.callbacks.close(self)
         # Another rank's signal (or a lost launcher) stops this one too: SIGTERM's code.
         return summary, stop.exit_code if stop.signum is not None else 143
+
+    def _record_evaluate_checkpoint(self, result: StepResult) -> None:
+        """A step's bookkeeping, in this order: its metrics record, the evaluation joined to it,
+        the record in metrics.jsonl, the step's checkpoint; the observers hear of each (on_step_end,
+        on_log, on_eval) once it is done. A resume keeps the records up to its checkpoint, so a
+        checkpoint never exists without its record."""
+        if result.log:
+            result.record = self._train_record(result)
+        metrics = self.evaluate() if result.evaluate else None
+        if result.record is not None:
+            result.record.update(metrics or {})
+        self.callbacks.fire("on_step_end", self, result)  # observers see the step with its record
+        if result.record is not None:
+            self.run.log(result.record)
+            self.records.append(result.record)
+            self.callbacks.fire("on_log", self, result.record)
+        every = self.tcfg.checkpoint_every
+        if metrics is not None:
+            self.save_checkpoint(best=self.eval_improved, metrics=metrics)
+            self.callbacks.fire("on_eval", self, metrics)
+        elif every and result.step % every == 0:
+            self.save_checkpoint(best=False)
+
+    def _train_record(self, result: StepResult) -> dict[str, Any]:
+        """A log step's record: mean training loss since the last record (the one host-device
+        sync of the loss), gradient norm, learning rate, tokens, throughput, FLOPs and MFU."""
+        s = self.state
+        record = {
+            "step": s.step, "tokens": s.tokens, "wall_s": round(s.wall_s, 3),
+            "lr": self.optimizer.param_groups[0]["lr"], "train_loss": self.take_train_loss(),
+            "grad_norm": float(result.grad_norm), "tokens_per_s": s.tokens / max(s.train_time_s, 1e-9),
+        }
+        if self.flop_meter is not None:
+            self.flop_meter.annotate(record, s.tokens)
+        return record
+
+    def evaluate(self) -> dict[str, float]:
+        """The task's held-out metrics (under the run's precision) and the best-so-far bookkeeping."""
+        t, s = self.tcfg, self.state
+        with autocast(t.precision, self.device):
+            metrics = self.task.evaluate(self.model, t.batch_size, t.eval_batches, self.device)
+        s.last_eval = metrics
+        self.eval_improved = s.best_val_loss is None or metrics["val_loss"] < s.best_val_loss
+        if self.eval_improved:
+            s.best_val_loss, s.best_val_bpc = metrics["val_loss"], metrics.get("val_bpc")
+        return metrics
 
     def _stop_requested(self, signalled: bool) -> bool:
         """Whether any rank was signalled (or lost its launcher): then every rank stops here."""
@@ -240,7 +286,7 @@ class Trainer:
         Called on every rank (gathering the ranks' RNG states is collective); rank 0 writes."""
         self.state.loss_sum = float(self._loss_sum)
         self.state.world_size = self.dist.world_size
-        ranks = gather_rank_states(self.dist, self.data_rng)
+        ranks = gather_to_main(own_rank_state(self.data_rng), self.dist) if self.dist.active else None
         if not self.is_main:
             return
         meta = {
@@ -269,6 +315,8 @@ class Trainer:
             "peak_memory_bytes": peak_memory(self.device),
             "skipped_steps": s.skipped_steps, "init_from": self.init_report, **self.task.summary(),
         }
+        if self.flop_meter is not None:
+            self.flop_meter.summarize(summary, s.tokens, s.train_time_s)
         self.callbacks.fire("on_summary", self, summary)
         return summary
 

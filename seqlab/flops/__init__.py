@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.flops.report import CONVENTIONS, FlopReport, Row
+from seqlab.models.flop_table import CONVENTIONS, FlopReport, Row
 
 __all__ = ["CONVENTIONS", "FlopReport", "Row", "flop_families", "flops_json", "flops_per_token",
            "flops_report"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from seqlab.flops.report import FlopReport, n
+from seqlab.models.flop_table import FlopReport, n
 
 
 def measure_flops(model: Any, *inputs: Any) -> dict[str, Any]:

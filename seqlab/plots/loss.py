@@ -32,7 +32,7 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
     val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
     acc = [(r["step"], r.get("val_acc"), r.get("val_seq_acc")) for r in records if r.get("val_acc") is not None]
     if acc:  # synthetic tasks: accuracy beside the loss
-        plt, fig, axes = new_figure(1, 2, (11, 4.2))
+        fig, axes = new_figure(1, 2, (11, 4.2))
         ax, ax_acc = axes[0]
         steps, tok, seq = zip(*acc)
         ax_acc.plot(steps, tok, "o-", label="token accuracy")
@@ -44,7 +44,7 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
         ax_acc.grid(alpha=0.3)
         ax_acc.legend()
     else:
-        plt, fig, axes = new_figure(1, 1, (7, 4.2))
+        fig, axes = new_figure(1, 1, (7, 4.2))
         ax = axes[0][0]
     if train:
         steps, losses = zip(*train)
@@ -61,4 +61,4 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
     ax.grid(alpha=0.3)
     if train or val:
         ax.legend()
-    save_figure(plt, fig, path)
+    save_figure(fig, path)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from seqlab.tasks.vocab import CharVocab
+from seqlab.data.tokenizers.char import CharVocab
 
 
 @dataclass

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
 from seqlab.models.modes import eval_mode
 from seqlab.tasks.base import Batch, Task
-from seqlab.tasks.vocab import CharVocab
 
 LN2 = float(np.log(2.0))
 

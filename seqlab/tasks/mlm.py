@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
 from seqlab.models.modes import eval_mode
 from seqlab.tasks.base import Batch, Task
-from seqlab.tasks.vocab import CharVocab
 
 MASK = "\u2588"  # shown as a block in samples.txt; not a TinyStories character
 EVAL_SEED = 1234  # the held-out windows' masks: the same at every evaluation

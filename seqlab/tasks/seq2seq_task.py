@@ -16,11 +16,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.models.generate import generate
 from seqlab.models.modes import eval_mode
 from seqlab.tasks.base import Batch, PairBatch, Task
 from seqlab.tasks.synthetic_data import SEP, ExampleSource
-from seqlab.tasks.vocab import CharVocab
 
 Tensor = torch.Tensor
 EVAL_CHUNK = 500  # test examples per forward pass in evaluate
@@ -191,7 +191,7 @@ def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title:
 
     w = weights.detach().float().cpu().numpy()
     side = min(max(0.22 * max(w.shape), 3.0), 12.0)
-    plt, fig, axes = new_figure(1, 1, (side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
+    fig, axes = new_figure(1, 1, (side + 1.2, side * w.shape[0] / max(w.shape[1], 1) + 1.0), dpi=100)
     ax = axes[0][0]
     im = ax.imshow(w, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="equal")
     ax.set_xticks(range(len(source)), list(source), fontsize=7)
@@ -200,4 +200,4 @@ def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title:
     ax.set_ylabel("output (greedy)")
     ax.set_title(title, fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.7)
-    return save_figure(plt, fig, path)
+    return save_figure(fig, path)

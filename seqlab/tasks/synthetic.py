@@ -16,11 +16,12 @@ so checkpoints round-trip with CharVocab.to_json/from_json.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
 from seqlab.models.generate import generate
 from seqlab.models.modes import eval_mode
@@ -36,14 +37,16 @@ from seqlab.tasks.synthetic_data import (
     row_keys,
     symbol_vocab,
 )
-from seqlab.tasks.vocab import CharVocab
+
+if TYPE_CHECKING:
+    from seqlab.models.spec import ModelSpec
 
 LN2 = 0.6931471805599453
 
 
 def build_synthetic(cfg: Any) -> SyntheticTask:
     """first_token, copy, reverse, sort or assoc_recall (cfg.name) from a SyntheticConfig."""
-    from seqlab.registry import task_spec
+    from seqlab.tasks import TASKS
 
     if cfg.name not in SYNTHETIC:
         raise SeqlabError(f"build_synthetic cannot build task '{cfg.name}'")
@@ -51,7 +54,7 @@ def build_synthetic(cfg: Any) -> SyntheticTask:
     data = ExampleSource(cfg.name, cfg.length, cfg.num_symbols, cfg.train_size, cfg.test_size,
                          list(cfg.eval_lengths or []), cfg.data_seed, cfg.min_length)
     facts = {"train_size": cfg.train_size or "stream", "test_size": cfg.test_size, "eval_lengths": data.lengths}
-    return SyntheticTask(cfg.name, task_spec(cfg.name).kind, data, vocab, symbol_ids, facts)
+    return SyntheticTask(cfg.name, TASKS[cfg.name].kind, data, vocab, symbol_ids, facts)
 
 
 class RepeatTask(Task):
@@ -148,20 +151,20 @@ def parse_source(vocab: CharVocab, text: str) -> list[str]:
 
 @torch.no_grad()
 def translate(model: torch.nn.Module, vocab: CharVocab, source_text: str, task: str,
-              model_cfg: Any, device: torch.device | str = "cpu") -> str:
+              model_cfg: Any, family: ModelSpec, device: torch.device | str = "cpu") -> str:
     """The model's greedy output for a source typed by a user, symbols separated by spaces.
 
     `task` is the run's task name (checkpoint meta["task"]) and `model_cfg` its model config:
     the task's spec says how long the output is (copy/reverse/sort: as long as the source;
-    first_token, assoc_recall: one symbol), the model's spec how it is fed.
+    first_token, assoc_recall: one symbol), the model's spec (`family`) how it is fed.
     """
-    from seqlab.registry import model_spec, task_spec
+    from seqlab.tasks import TASKS
 
     spec = SYNTHETIC.get(task)
     if spec is None:
         raise SeqlabError(f"--source needs a classify or seq2seq run; this run's task '{task}' is not one "
                           "(use --prompt)")
-    kind, family = task_spec(task).kind, model_spec(model_cfg.name)
+    kind = TASKS[task].kind
     symbols = parse_source(vocab, source_text)
     spec.check_source(len(symbols))
     source = torch.from_numpy(vocab.encode("".join(symbols)).astype("int64"))[None].to(device)

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.errors import SeqlabError
-from seqlab.tasks.vocab import CharVocab
 
 Tensor = torch.Tensor
 SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

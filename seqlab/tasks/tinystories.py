@@ -12,8 +12,8 @@ from typing import Any
 
 from seqlab.data.prepare import prepare
 from seqlab.data.text_source import load_split_text
+from seqlab.data.tokenizers.char import CharVocab
 from seqlab.tasks.char_lm import CharLMTask
-from seqlab.tasks.vocab import CharVocab
 
 __all__ = ["build_tinystories", "load_split_text"]
 

@@ -1,4 +1,4 @@
-"""Trackers are engine callbacks (seqlab/engine/callbacks/base.py), rank 0 only, with a guard
+"""Trackers are engine callbacks (seqlab/engine/callbacks/__init__.py), rank 0 only, with a guard
 that keeps a tracker harmless: the run folder stays the source of truth."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from seqlab.engine.callbacks.base import Callback
+from seqlab.engine.callbacks import Callback
 from seqlab.errors import warn
 
 TRACKING_EXTRA = "pip install 'seqlab[tracking]'"

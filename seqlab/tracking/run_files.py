@@ -16,11 +16,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from seqlab.analysis.runs import flatten
-from seqlab.engine.atomic import atomic_write_json
+from seqlab.runs import SHOWN, sample_block
+from seqlab.runs.atomic import atomic_write_json
+from seqlab.runs.reader import flatten
 
-ARTIFACTS = ("config.yaml", "loss.png", "samples.txt", "flops.json", "summary.json")
-"""The run folder's small files a tracker uploads at the end (never checkpoints)."""
 STATE_FILE = "trackers.json"
 
 
@@ -39,16 +38,11 @@ def step_samples(samples_file: Path, step: int) -> str | None:
     """The samples.txt block of evaluation `step` (its header line and samples), or None."""
     if not samples_file.is_file():
         return None
-    blocks = samples_file.read_text(encoding="utf-8", errors="replace").split("=== step ")
-    for block in reversed(blocks):
-        head, _, rest = block.partition("\n")
-        if head.split(" ", 1)[0] == str(step):
-            return f"=== step {head}\n{rest.rstrip()}"
-    return None
+    return sample_block(samples_file.read_text(encoding="utf-8", errors="replace"), step)
 
 
 def artifacts(run_path: Path) -> list[Path]:
-    return [run_path / name for name in ARTIFACTS if (run_path / name).is_file()]
+    return [run_path / name for name in SHOWN if (run_path / name).is_file()]
 
 
 @lru_cache(maxsize=1)

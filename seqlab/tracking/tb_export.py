@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqlab.analysis.runs import find_runs, load_run
 from seqlab.errors import SeqlabError
+from seqlab.runs.reader import find_runs, load_run
 from seqlab.tracking.base import TRACKING_EXTRA
 from seqlab.tracking.run_files import scalars
 from seqlab.tracking.tensorboard_tracker import LAYOUT

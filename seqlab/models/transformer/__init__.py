@@ -1,0 +1,19 @@
+"""The decoder-only transformer (nanoGPT-style, with the course's switches).
+
+model.py: blocks, attention (sdpa or manual), KV-cached generation; config.py: its schema;
+flops.py: its analytic FLOP model.
+"""
+
+from seqlab.models.spec import TASK_KINDS, FlopModel, ModelSpec
+from seqlab.models.transformer.config import TransformerConfig
+
+SPECS = {
+    "transformer": ModelSpec(
+        TransformerConfig, "seqlab.models.transformer.model:build_transformer",
+        "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
+        serves=(*TASK_KINDS, "mlm"),  # causal=false reads both sides: masked-token modelling
+        bounded_context=True, attention_maps=True, explicit_impl=(("attention", "manual"),),
+        flops=FlopModel("seqlab.models.transformer.flops:transformer_flops", ("n_embd",), "n_layer",
+                        overrides=(("n_head", 1), ("block_size", 10**9), ("pos_encoding", "none")),
+                        plot_generate=True)),
+}
