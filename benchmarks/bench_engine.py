@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,7 +62,7 @@ def impl_tokens_per_s(impl: str, seq_len: int, steps: int, task, batch: int = 32
     torch.manual_seed(0)
     model = build_model(cfg.model, len(task.vocab))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    task.seq_len, task._offsets = seq_len, torch.arange(seq_len + 1)
+    task.seq_len, task._offsets = seq_len, np.arange(seq_len + 1)
     gen = torch.Generator().manual_seed(0)
     train_step(model, task, task.train_batch(batch, gen), opt, 1.0)  # warm-up
     start = time.perf_counter()
