@@ -126,3 +126,17 @@ def test_no_name_branches_or_capability_probes(path):
             target = ast.unparse(node.args[0])
             assert not re.search(r"\b(model|task|core)\b", target), \
                 f"{rel(path)}:{node.lineno} probes {target} with {node.func.id}"
+
+
+def test_every_package_and_config_group_ships_in_the_wheel():
+    """pyproject.toml lists its packages: a new folder of seqlab/ or conf/ must be named there."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {".".join(("seqlab", *p.parent.relative_to(PACKAGE).parts)) for p in PACKAGE.rglob("__init__.py")}
+    conf = PACKAGE.parent / "conf"
+    groups = {".".join(("seqlab", "conf", *d.relative_to(conf).parts)) for d in [conf, *conf.rglob("*")] if d.is_dir()}
+    folders = {p.parent for p in SOURCES if "__pycache__" not in p.parts}
+    assert all((f / "__init__.py").exists() for f in folders), "a folder of modules without __init__.py"
+    assert packages | groups == set(config["packages"])
+    assert groups == set(config["package-data"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqlab.config.models import ModelConfig
+from seqlab.models.spec import ModelConfig
 
 
 @dataclass
