@@ -1,5 +1,8 @@
 # seqlab: `make train` runs the main job, `make test` runs the suite. Each sets itself up:
-# the first call creates .venv and installs seqlab into it.
+# the first call creates .venv and installs what it needs there: `make train` seqlab and its
+# core packages ($(VENV)/.installed); `make test` adds the extras the tests use (dev, sweep,
+# cluster, bpe, tracking: $(VENV)/.installed-test). A user's extras stay opt-in:
+# pip install 'seqlab[tracking]'.
 #
 # TORCH_SPEC pins the CPU build of PyTorch that lies on this machine's disk; on a GPU box
 # use e.g. `make TORCH_SPEC=torch train` to let pip choose a CUDA build.
@@ -9,6 +12,8 @@ PYTHON     ?= python3
 TORCH_SPEC ?= torch==2.13.0
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+TEST_EXTRAS := dev,sweep,cluster,bpe,tracking
 
 # The local TinyStories slice, when this checkout sits next to ../shared.
 TINYSTORIES_LOCAL := $(abspath ../shared/data/tinystories)
@@ -26,14 +31,19 @@ FORWARDED   := $(strip $(foreach v,$(.VARIABLES),$(if $(and $(filter command lin
 
 .PHONY: install train data-env test test-fast lint bench reproduce clean
 
-install: $(STAMP) ## create .venv and install seqlab with its dev tools, sweep launcher and trackers
+install: $(STAMP) ## create .venv and install seqlab with what the main job needs (no trackers, no launchers)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev,sweep,cluster,bpe,tracking]"
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+# What the tests need besides: pytest and ruff, the sweep and cluster launchers, tokenizers, trackers.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[$(TEST_EXTRAS)]"
+	touch $(TEST_STAMP)
 
 train: $(STAMP) data-env ## train the default GRU on TinyStories (overrides: make train model=lstm, or ARGS="...")
 	$(BIN)/seqlab train $(FORWARDED) $(ARGS)
@@ -51,13 +61,13 @@ endif
 # tests stay on one worker. The slowest tests are listed at the end of every run.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) data-env ## the whole test suite
+test: $(TEST_STAMP) data-env ## the whole test suite
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
-test-fast: $(STAMP) ## the suite without the slow end-to-end tests
+test-fast: $(TEST_STAMP) ## the suite without the slow end-to-end tests
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check seqlab tests benchmarks
 
 # The seed homework's TinyStories experiments (conf/experiment/).
@@ -66,7 +76,7 @@ SEED_EXPERIMENTS := rnn_vs_gru_seq20 multilayer_rnn rnn_vs_gru_seq100 gru_vs_tra
 reproduce: $(STAMP) ## the seed's experiments, two runs side by side; writes the results table into docs/results.md
 	$(BIN)/seqlab reproduce $(SEED_EXPERIMENTS) --jobs 2 --readme docs/results.md
 
-bench: $(STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, KV cache, tracker overhead (prints numbers)
+bench: $(TEST_STAMP) ## engine overhead, model speed (fp32/bf16), attention kernels, KV cache, tracker overhead (prints numbers)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_attention.py

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 
 import torch
+from seqlab.models.gru import gru_cell
 from torch import nn
 
-from seqlab.models.gru import gru_cell
 from seqlab.models.mamba.model import Mamba2Mixer
 from seqlab.models.mingru.model import MinGRU
 from seqlab.models.mingru.scan import log_space_scan, sequential_scan

@@ -72,6 +72,24 @@ app.command()(analysis.compare)
 app.command(name="eval")(analysis.eval_)
 
 
+# Click's exceptions, wherever this Typer keeps them (it carries its own copy of click since 0.26).
+CLICK = sys.modules[typer.BadParameter.__module__]
+
+
+def usage_line(err: Exception) -> str:
+    """A command-line mistake Typer would draw as a box (a bad option value, an unknown option,
+    a missing argument), as one line that names the command's help."""
+    message = " ".join(err.format_message().split())
+    opts = getattr(getattr(err, "param", None), "opts", None) or []
+    args = sys.argv[1:]
+    given = [b for a, b in zip(args, args[1:]) if a in opts] + [a.split("=", 1)[1] for a in args
+                                                                  if a.split("=", 1)[0] in opts and "=" in a]
+    if given:  # the value that was refused
+        message = f"{message.rstrip('.')}: got '{given[-1]}'"
+    ctx = getattr(err, "ctx", None)
+    return f"{message} (see: {ctx.command_path} --help)" if ctx is not None else message
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     debug = "--debug" in sys.argv
@@ -79,9 +97,18 @@ def main() -> None:
         sys.argv.remove("--debug")
         os.environ["SEQLAB_DEBUG"] = "1"
     try:
-        app()
+        code = app(standalone_mode=False)  # click's errors come here instead of being drawn
     except SeqlabError as err:
         if debug or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+    except CLICK.NoArgsIsHelpError as err:  # `seqlab` alone: the help was printed
+        sys.exit(err.exit_code)
+    except CLICK.ClickException as err:  # UsageError, BadParameter, NoSuchOption, ...: exit 2
+        typer.echo(f"error: {usage_line(err)}", err=True)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

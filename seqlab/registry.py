@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.models import bigram, encoder, recurrent, seq2seq, transformer
+from seqlab.models import bigram, encoder, mamba, mingru, recurrent, seq2seq, transformer
 from seqlab.models.spec import TASK_KINDS, FlopModel, ModelSpec, load
 from seqlab.tasks import TASKS
 from seqlab.tasks.spec import TaskSpec
@@ -19,7 +19,7 @@ from seqlab.tasks.spec import TaskSpec
 __all__ = ["MODELS", "TASKS", "TASK_KINDS", "FlopModel", "ModelSpec", "TaskSpec", "build_model", "build_task",
            "check_serves", "explicit_config", "load", "model_spec", "pair", "task_spec"]
 
-FAMILIES = (bigram, recurrent, transformer, seq2seq, encoder)
+FAMILIES = (bigram, recurrent, transformer, seq2seq, encoder, mingru, mamba)
 """The model family packages: adding a family is one name here (and its folder)."""
 
 MODELS: dict[str, ModelSpec] = {name: spec for family in FAMILIES for name, spec in family.SPECS.items()}

@@ -31,7 +31,7 @@ class SampleRequest:
 def sample_command(run: Path, request: SampleRequest, source: str | None, checkpoint: str, device: str) -> None:
     """Load the run's checkpoint and print samples (or the answer to `source`) on stdout."""
     from seqlab.runs.reader import require_run
-    from seqlab.sampling import check_sampling_args
+    from seqlab.sampling import check_finite_weights, check_sampling_args
 
     r = request
     check_sampling_args(r.max_new_tokens, r.temperature, r.top_k, r.top_p, r.num_samples)
@@ -44,6 +44,7 @@ def sample_command(run: Path, request: SampleRequest, source: str | None, checkp
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(run, checkpoint, dev)
+    check_finite_weights(ckpt.model, f"checkpoint '{ckpt.path}'")
     task = ckpt.meta.get("task", "tinystories")
     if source is not None or (task in TASKS and TASKS[task].kind != "lm"):
         if source is None:  # free-text sampling means nothing to a copy or sort model

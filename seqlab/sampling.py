@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 
 from seqlab.data.tokenizers.char import CharVocab
@@ -11,14 +14,15 @@ from seqlab.models.generate import generate
 
 def check_sampling_args(max_new_tokens: int, temperature: float, top_k: int, top_p: float,
                         num_samples: int = 1) -> None:
-    """Reject impossible sampling settings with one clear message."""
+    """Reject impossible sampling settings with one clear message (nan and inf included)."""
     if max_new_tokens <= 0:
         raise SeqlabError(f"--max-new-tokens must be positive, got {max_new_tokens}")
-    if temperature <= 0:
-        raise SeqlabError(f"--temperature must be positive, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise SeqlabError(f"--temperature must be a finite number >= 0 (0: greedy, the most likely token "
+                          f"each time), got {temperature}")
     if top_k < 0:
         raise SeqlabError(f"--top-k must be 0 (off) or positive, got {top_k}")
-    if not 0 < top_p <= 1:
+    if not (math.isfinite(top_p) and 0 < top_p <= 1):
         raise SeqlabError(f"--top-p must be in (0, 1], got {top_p}")
     if num_samples <= 0:
         raise SeqlabError(f"--num-samples must be positive, got {num_samples}")
@@ -48,6 +52,34 @@ def sample_texts(model: torch.nn.Module, vocab: CharVocab, prompt: str, num_samp
         generator.seed()
     else:
         generator.manual_seed(seed)
-    new = generate(model, ids, max_new_tokens, temperature, top_k, top_p, generator,
+    new = generate(FiniteLogits(model, temperature), ids, max_new_tokens, temperature, top_k, top_p, generator,
                    banned=vocab.banned_ids)  # the tokenizer names its unsampled ids
     return [prompt + vocab.decode(row.tolist()) for row in new.cpu()]
+
+
+DIVERGED = "the run's weights overflow (it likely diverged: train again with a lower trainer.lr)"
+
+
+def check_finite_weights(model: torch.nn.Module, where: str) -> None:
+    """Refuse weights with nan or inf in them: nothing sampled from them would mean anything."""
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise SeqlabError(f"{where} has non-finite weights (nan or inf in {len(bad)} tensor(s), e.g. {bad[0]}): "
+                          f"{DIVERGED}, or sample an earlier checkpoint of it")
+
+
+class FiniteLogits(torch.nn.Module):
+    """The model, with the logits of every call checked: non-finite ones (weights that overflow),
+    also once divided by the temperature, are one clear error instead of torch.multinomial's, or
+    of greedy decoding picking noise."""
+
+    def __init__(self, model: torch.nn.Module, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.inner, self.temperature = model, temperature
+
+    def forward(self, *args: Any) -> Any:
+        logits, state = self.inner(*args)
+        scaled = logits.float() / self.temperature if self.temperature > 0 else logits
+        if not torch.isfinite(scaled).all():
+            raise SeqlabError(f"the model's outputs are not finite (nan or inf logits): {DIVERGED}")
+        return logits, state

@@ -77,5 +77,5 @@ def test_truncated_weights_refused(tmp_path):
     save_tiny(tmp_path)
     weights = next((tmp_path / "checkpoint").glob("step_*")) / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(SeqlabError, match="cannot load"):
+    with pytest.raises(SeqlabError, match="model.safetensors.* is damaged"):
         load_checkpoint(tmp_path)

@@ -73,7 +73,7 @@ def test_sample_from_run_folder(trained_run, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("args, words", [
     (["--max-new-tokens", "0"], "--max-new-tokens"),
-    (["--temperature", "0"], "--temperature"),
+    (["--temperature", "nan"], "--temperature"),
     (["--top-p", "1.5"], "--top-p"),
     (["--top-k", "-1"], "--top-k"),
     (["--prompt", "Once €"], "'€'"),

@@ -64,6 +64,9 @@ def test_recurrent_matches_counter(name, T, dims, L, V, B, bias):
     (10, 16, 2, 13, 3, {"pos_encoding": "sinusoidal", "attn_bias": True}),
     (16, 32, 1, 86, 2, {"norm": "post", "bias": False, "pos_encoding": "none"}),
     (5, 24, 3, 40, 4, {"dropout": 0.1}),
+    (12, 32, 2, 20, 3, {"pos_encoding": "rope", "norm_layer": "rmsnorm", "activation": "swiglu", "d_ff": 88,
+                        "bias": False}),  # the llama preset's switches
+    (7, 16, 1, 13, 2, {"activation": "swiglu", "norm_layer": "rmsnorm", "norm": "post"}),  # with MLP biases
 ])
 def test_transformer_manual_matches_counter(T, D, L, V, B, extra):
     check_against_counter(transformer_cfg(D, L, **extra), V, T, B)

@@ -22,6 +22,9 @@ SMALL = {
     "encoder": dict(n_layer=2, n_head=2, n_embd=16, block_size=16),
     "seq2seq_rnn": dict(embed_size=8, hidden_size=16, attn_size=16, bidirectional=True),
     "seq2seq_transformer": dict(n_layer=1, n_head=2, n_embd=16, block_size=16),
+    "mingru": dict(n_embd=8, n_layer=2),
+    "minlstm": dict(n_embd=8, n_layer=2),
+    "mamba": dict(n_embd=8, n_layer=2, d_state=4, headdim=4, chunk_size=4),
 }
 
 

@@ -47,7 +47,7 @@ def test_loss_png_labels_raw_and_debiased_curves(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plotting, "save_figure", spy)
     records = [{"step": s, "train_loss": 2.0 / s} for s in range(1, 30)]
-    records[-1].update(val_loss=0.5, val_bpc=0.72)
+    records[-1].update(val_loss=0.5, val_bpc=0.5 / math.log(2))  # per character: bpc = loss / ln 2
     plot_loss_curves(records, tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "train (raw)" in labels and any("debiased" in t for t in labels) and "validation" in labels

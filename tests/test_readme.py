@@ -110,6 +110,8 @@ def skip_reason(command: list[str]) -> str | None:
     """Why the test does not run this command, or None when it runs it."""
     if NEEDS_A_CLUSTER in command:
         return NO_CLUSTER
+    if any(arg.startswith("outputs/reproduce") for arg in command):
+        return "reads the runs of `seqlab reproduce` (tens of minutes), which the test does not run"
     return SKIPPED.get(tuple(command[:2]))
 
 

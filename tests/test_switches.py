@@ -1,10 +1,13 @@
-"""The transformer's switches: causal, attn_scale, activation, d_ff, tie_head."""
+"""The transformer's switches: causal, attn_scale, activation, d_ff, tie_head; the families that
+share its blocks refuse the decoder-only ones (rope, rmsnorm, swiglu)."""
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
 from seqlab.errors import SeqlabError
+from seqlab.models.encoder.config import EncoderConfig
+from seqlab.models.encoder.model import build_encoder
 from seqlab.models.seq2seq.config import Seq2SeqTransformerConfig
 from seqlab.models.seq2seq.model import build_seq2seq_transformer
 from seqlab.models.transformer.config import TransformerConfig
@@ -73,10 +76,23 @@ def test_encoder_decoder_takes_the_switches():
     assert model.encoder[0].attn.scale == 1.0 and not model.decoder[0].attn.causal
 
 
-@pytest.mark.parametrize("key,value", [("activation", "tanh"), ("d_ff", 0)])
+@pytest.mark.parametrize("key,value", [("activation", "tanh"), ("activation", "swish"), ("d_ff", 0),
+                                       ("pos_encoding", "foo"), ("norm_layer", "layer")])
 def test_bad_switch_values_name_the_key(key, value):
     with pytest.raises(SeqlabError, match=f"model.{key}"):
         make(**{key: value})
+
+
+@pytest.mark.parametrize("key,value", [("pos_encoding", "rope"), ("norm_layer", "rmsnorm"), ("activation", "swiglu")])
+@pytest.mark.parametrize("schema,build", [(EncoderConfig, build_encoder),
+                                          (Seq2SeqTransformerConfig, build_seq2seq_transformer)])
+def test_decoder_only_switches_are_refused_by_the_families_sharing_the_blocks(key, value, schema, build):
+    """The encoder and the encoder-decoder reuse the blocks but not RoPE, RMSNorm or SwiGLU
+    (nor do their FLOP models count them): one line naming the key, not a silent fallback."""
+    make(**{key: value})  # the decoder-only transformer takes it
+    with pytest.raises(SeqlabError, match=f"model.{key} must be one of .*; got '{value}' "
+                                          r"\(the decoder-only transformer's"):
+        build(OmegaConf.structured(schema(n_layer=1, **{key: value})), V)
 
 
 def test_non_causal_language_model_warns_in_one_line(corpus, tmp_path):

@@ -1,6 +1,8 @@
-"""The nanoGPT-style transformer: attention paths agree, causality, KV cache, checkpoints."""
+"""The nanoGPT-style transformer: attention paths agree, causality, KV cache, checkpoints,
+and defaults that the later switches left bit-identical."""
 
 import dataclasses
+import hashlib
 
 import pytest
 import torch
@@ -32,7 +34,7 @@ def ids(B: int, T: int, seed: int = 1) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
-@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "none"])
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "none", "rope"])
 def test_manual_and_sdpa_agree(norm, pos):
     sdpa = make(norm=norm, pos_encoding=pos, attention="sdpa", std=0.3)
     manual = make(norm=norm, pos_encoding=pos, attention="manual")
@@ -53,6 +55,43 @@ def test_cpu_bf16_autocast_takes_the_explicit_path_and_stays_close():
     assert weights is not None  # the explicit path ran: it returns its attention weights
     assert torch.allclose(weights.float().sum(-1), torch.ones(3, model.blocks[0].attn.n_head, 16))
     torch.testing.assert_close(mixed.float(), reference, atol=0.05, rtol=0.02)  # bf16 has 8 mantissa bits
+
+
+# Recorded from the code before pos_encoding=rope, norm_layer, activation=swiglu existed: the
+# default transformer (seed 0, vocab 92) and its logits on a fixed (2, 100) input.
+DEFAULT_STATE = [
+    ("token_embedding.weight", (92, 128)), ("position_embedding.weight", (100, 128)),
+    ("blocks.0.ln_1.weight", (128,)), ("blocks.0.ln_1.bias", (128,)), ("blocks.0.attn.c_attn.weight", (384, 128)),
+    ("blocks.0.attn.c_proj.weight", (128, 128)), ("blocks.0.ln_2.weight", (128,)), ("blocks.0.ln_2.bias", (128,)),
+    ("blocks.0.mlp.c_fc.weight", (512, 128)), ("blocks.0.mlp.c_fc.bias", (512,)),
+    ("blocks.0.mlp.c_proj.weight", (128, 512)), ("blocks.0.mlp.c_proj.bias", (128,)),
+    ("ln_f.weight", (128,)), ("ln_f.bias", (128,)), ("lm_head.weight", (92, 128))]
+DEFAULT_WEIGHTS_SHA256 = "a00e7d4ed37b19a06385253dfaf62d4f271e477d6cf86b27fa3c2fecb96ab123"
+DEFAULT_LOGITS_SHA256 = "7eeaccf1d8e85fb714c08a4cc49586770a02e26a72c172007511c47b5949f308"
+DEFAULT_LOGITS_SUMS = (157.7265431646665, 3379.9722295959073)  # sum, sum of |x| (float64)
+DEFAULT_LOGITS_LAST = [[0.3710480332374573, -0.06459057331085205, -0.11990082263946533, -0.09277935326099396],
+                       [0.0794934406876564, -0.09156212210655212, -0.1715794950723648, -0.4057950973510742]]
+RECORDED_ON = ("2.13.0+cpu", "AVX512")  # torch, CPU kernels: where the logits' bits are comparable
+
+
+def test_defaults_are_bit_identical_to_before_the_switches():
+    torch.manual_seed(0)
+    model = build_transformer(OmegaConf.structured(TransformerConfig()), 92).eval()
+    state = model.state_dict()
+    assert [(k, tuple(v.shape)) for k, v in state.items()] == DEFAULT_STATE
+    digest = hashlib.sha256()
+    for k, v in state.items():
+        digest.update(k.encode())
+        digest.update(v.numpy().tobytes())
+    assert digest.hexdigest() == DEFAULT_WEIGHTS_SHA256  # the same init draws, in the same order
+    x = torch.randint(0, 92, (2, 100), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(x)[0]
+    sums = (logits.double().sum().item(), logits.double().abs().sum().item())
+    torch.testing.assert_close(sums, DEFAULT_LOGITS_SUMS, atol=1e-4, rtol=1e-6)
+    torch.testing.assert_close(logits[:, -1, :4].tolist(), DEFAULT_LOGITS_LAST, atol=1e-6, rtol=0)
+    if (torch.__version__, torch.backends.cpu.get_cpu_capability()) == RECORDED_ON:  # other kernels round differently
+        assert hashlib.sha256(logits.numpy().tobytes()).hexdigest() == DEFAULT_LOGITS_SHA256
 
 
 def test_seed_parameter_count_and_tied_weights():
@@ -102,7 +141,7 @@ def cached_greedy(model, prompt: torch.Tensor, n: int):
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "manual"])
-@pytest.mark.parametrize("pos", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope"])
 @pytest.mark.parametrize("n_new", [8, 40])  # inside block_size (16), and well past it
 def test_kv_cache_matches_uncached(attention, pos, n_new):
     model = make(attention=attention, pos_encoding=pos, std=0.3)
@@ -146,7 +185,9 @@ def test_attention_maps_are_causal_distributions(attention):
 @pytest.mark.parametrize("bad, match", [
     (dict(n_embd=10, n_head=4), "multiple of model.n_head"),
     (dict(attention="flash"), "attention"),
-    (dict(pos_encoding="rope"), "pos_encoding"),
+    (dict(pos_encoding="alibi"), "pos_encoding"),
+    (dict(norm_layer="batchnorm"), "norm_layer"),
+    (dict(activation="swish"), "activation"),
     (dict(norm="sandwich"), "norm"),
 ])
 def test_impossible_settings_are_user_errors(bad, match):

@@ -50,13 +50,17 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
-def serve() -> None:
-    import hydra  # noqa: F401  what `seqlab train` and the readers import anyway
-    import torch  # noqa: F401
+WARM = ("torch", "hydra", "datasets", "safetensors.torch", "matplotlib.figure", "matplotlib.backends.backend_agg",
+        "seqlab.cli", "seqlab.launch.command", "seqlab.engine.trainer", "seqlab.analysis.compare",
+        "seqlab.analysis.compare_plot", "seqlab.plots.loss", "seqlab.sample_command")
+"""What `seqlab` commands import anyway: imported once here, before any child is forked."""
 
-    import seqlab.cli  # noqa: F401
-    import seqlab.engine.trainer  # noqa: F401
-    import seqlab.launch.command  # noqa: F401
+
+def serve() -> None:
+    import importlib
+
+    for module in WARM:
+        importlib.import_module(module)
 
     for line in sys.stdin:
         pid = os.fork()

@@ -11,8 +11,9 @@ from seqlab.errors import SeqlabError
 SHOWN = {"\n": "\u23ce", " ": "\u2423"}  # ⏎ and ␣: invisible characters made visible as tick labels
 
 
-def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> Path:
-    """Grid of heatmaps (rows: layers, columns: heads) of the first batch row of `maps`.
+def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path, title: str = "") -> Path:
+    """Grid of heatmaps (rows: layers, columns: heads) of the first batch row of `maps`, under
+    `title` (what model read which text).
 
     maps: per layer (B, nh, T, T) weights; query positions down, key positions across,
     both labelled with `tokens` (T characters).
@@ -39,7 +40,9 @@ def plot_attention(maps: list[torch.Tensor], tokens: list[str], path: Path) -> P
                 ax.set_ylabel("query")
             if layer == n_layer - 1:
                 ax.set_xlabel("key")
-    fig.colorbar(im, ax=axes, shrink=0.6)
+    bar = fig.colorbar(im, ax=axes, shrink=0.6)
+    bar.set_label("attention weight (each query's row sums to 1)")
+    fig.suptitle(title or f"attention weights: {n_layer} layer(s) x {n_head} head(s)", fontsize=10)
     return save_figure(fig, path)
 
 
@@ -61,4 +64,7 @@ def attention_for_run(run_dir: Path, text: str, out_path: Path, device: str = "c
     model.eval()
     maps = model.attention_maps(ids)
     tokens = [ckpt.vocab.decode([i]) for i in ids[0].tolist()]
-    return plot_attention(maps, tokens, out_path)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    title = (f"{Path(run_dir).name}: attention of {name} ({len(maps)} layer(s) x {maps[0].size(1)} head(s)) "
+             f"on {shown!r}; rows: query, columns: the keys it attends to")
+    return plot_attention(maps, tokens, out_path, title)

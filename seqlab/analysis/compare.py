@@ -2,6 +2,11 @@
 
 Runs come from run folders, sweep folders or globs (see seqlab.runs.reader); runs of
 different length, still running or with a broken file are used as far as they go.
+
+The terminal table fits the terminal: runs are numbered by rank (the plot's legend uses the
+same numbers and short labels: the keys that differ, abbreviated), and the columns that do not
+fit are named under it (`--wide` prints them all; compare.csv and compare.md always have them).
+Runs of different tokenizers are not ranked by a per-token loss: by bits per byte instead.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +23,7 @@ from typing import Any
 from seqlab.analysis.compare_plot import plot_compare
 from seqlab.errors import SeqlabError, warn
 from seqlab.runs.reader import (
+    BOOKKEEPING_KEYS,
     Run,
     differing_keys,
     find_runs,
@@ -77,7 +84,7 @@ METRICS = {
 
 
 def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: bool,
-                    out: Path | None) -> Path:
+                    out: Path | None, wide: bool = False) -> Path:
     """Load the runs, print the table, write compare.png/.md/.csv; returns the output folder."""
     from rich.console import Console
 
@@ -96,6 +103,7 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     runs = [load_run(p, warn) for p in folders]
     keys = differing_keys([r.config for r in runs])
     name_runs(runs, keys)
+    metric, ranked_note = comparable_metric(runs, metric)
     spec = METRICS[metric]
     if not any(values(r, spec) for r in runs):
         have = sorted({k for r in runs for rec in r.records for k in rec if k.startswith(("val_", "train_"))})
@@ -106,17 +114,14 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     out.mkdir(parents=True, exist_ok=True)
     header, rows, raw = table_rows(runs, keys, spec)
     labels = [key_labels(keys).get(h, h) for h in header]  # hidden_size, not model.hidden_size
-    title = f"{len(runs)} run(s), sorted by {metric} ({'higher' if spec.higher_is_better else 'lower'} is better)"
-    console, table = Console(), _rich_table(labels, rows, title)
-    # Never crop a value away: a pipe or file (80 columns) or a narrow terminal gets the whole
-    # table at its natural width (a terminal wraps the lines; the .md and .csv are whole anyway).
-    need = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if need > console.width:
-        console = Console(width=need)
-    console.print(table)
+    title = (f"{len(runs)} run(s), sorted by {metric} ({'higher' if spec.higher_is_better else 'lower'} "
+             f"is better{ranked_note})")
+    short = run_labels(runs, keys)
+    print_fitted(header, rows, runs, keys, spec, title, wide)
     _write_markdown(out / "compare.md", labels, rows, title)
     _write_csv(out / "compare.csv", header, raw, runs)
-    plot_compare(runs, out / "compare.png", X_AXES[x], metric, spec, smooth, log, warn)
+    plot_compare(runs, out / "compare.png", X_AXES[x], metric, spec, smooth, log, warn,
+                 labels=[f"{i}  {s}" for i, s in enumerate(short, 1)])
     print(f"wrote compare.png, compare.md, compare.csv to {out}")
     return out
 
@@ -209,15 +214,58 @@ def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str
     return [h for h, _, _ in cols], rows, raw
 
 
-def _rich_table(header: list[str], rows: list[list[str]], title: str):
-    from rich.table import Table
+# --- the terminal's table: numbered runs, short labels, the columns that fit ------------------
 
-    table = Table(title=title, title_justify="left")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 or h == "status" else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*row, style="yellow" if row[-1] not in ("completed",) else None)
-    return table
+TOKEN_METRICS = ("val_loss", "train_loss")
+"""Losses per token: a token of one tokenizer is not a token of another."""
+
+
+def tokenizer_of(run: Run) -> str | None:
+    """The run's tokenizer (char, byte, bpe) when its task has one."""
+    found = run.summary.get("tokenizer") or run.config.get("task.tokenizer")
+    return found if isinstance(found, str) else None
+
+
+def comparable_metric(runs: list[Run], metric: str) -> tuple[str, str]:
+    """(the metric to rank by, a note for the title). Runs of different tokenizers are ranked
+    per byte (val_bpb) or per character (val_bpc), never per token; with neither recorded by
+    every run they are not ranked at all."""
+    kinds = sorted({k for k in map(tokenizer_of, runs) if k})
+    if len(kinds) < 2 or metric not in TOKEN_METRICS:
+        return metric, ""
+    have = [r for r in runs if values(r, METRICS[metric])]
+    for other in ("val_bpb", "val_bpc"):
+        if have and all(values(r, METRICS[other]) for r in have):
+            unit = "bits per UTF-8 byte" if other == "val_bpb" else "bits per character"
+            warn(f"the runs use different tokenizers ({', '.join(kinds)}): {metric} is per token, and a "
+                 f"token is a different unit in each; ranking by {other} ({unit}) instead")
+            return other, f"; {metric} is per token and the tokenizers differ"
+    raise SeqlabError(f"the runs use different tokenizers ({', '.join(kinds)}): {metric} is per token and a "
+                      "token is a different unit in each, so it cannot rank them, and not every run records "
+                      "val_bpb or val_bpc (per byte, per character); compare runs of one tokenizer")
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """model.hidden_size -> hidden, model.num_layers -> layers, trainer.lr -> lr (unless two clash)."""
+    tails = key_labels(keys)
+    short = {k: re.sub(r"_size$", "", re.sub(r"^(num_|n_)", "", t)) if "." not in t else t
+             for k, t in tails.items()}
+    clashes = {s for s in short.values() if list(short.values()).count(s) > 1}
+    return {k: tails[k] if s in clashes else s for k, s in short.items()}
+
+
+def run_labels(runs: list[Run], keys: list[str]) -> list[str]:
+    """Each run's short label: its model and task when those differ, then key=value for the keys
+    that change what it learns; the folder name when that tells nothing apart."""
+    short = short_keys(keys)
+    vary = [attr for attr in ("model", "task") if len({getattr(r, attr) for r in runs}) > 1]
+    labels = []
+    for run in runs:
+        parts = [getattr(run, a) for a in vary] + [
+            f"{short[k]}={format_value(run.config[k])}" for k in keys
+            if k in run.config and k not in BOOKKEEPING_KEYS]
+        labels.append(" ".join(parts) or run.path.name)
+    return [f"{lb} [{r.path.name}]" if labels.count(lb) > 1 else lb for lb, r in zip(labels, runs)]
 
 
 def _write_markdown(path: Path, header: list[str], rows: list[list[str]], title: str) -> None:
@@ -234,3 +282,74 @@ def _write_csv(path: Path, header: list[str], raw: list[list[Any]], runs: list[R
         writer.writerow([*header, "path"])
         for row, run in zip(raw, runs):
             writer.writerow([*("" if v is None else v for v in row), str(run.path)])
+
+
+RANKED_COLUMN = {"val_loss": "best val loss", "train_loss": "final train", "val_bpc": "bpc", "val_bpb": "bpb",
+                 "val_acc": "val acc", "val_seq_acc": "seq acc"}
+# Result columns the terminal drops first when the table is too wide, last first.
+DROPPABLE = ("final val loss", "bpb", "bpc", "val acc", "seq acc", "final train", "steps", "params", "tokens",
+             "tokens/s", "wall s", "FLOPs")
+
+
+def print_fitted(header: list[str], rows: list[list[str]], runs: list[Run], keys: list[str], spec: Metric,
+                 title: str, wide: bool) -> None:
+    """The table on stdout at the terminal's width: run numbers, the columns that tell the runs
+    apart, the ranked metric and status always; other columns while they fit (all with `wide`).
+    When even the keys that tell the runs apart do not fit, they go into a table of their own."""
+    from rich.console import Console
+
+    short = short_keys(keys)
+    vary = [a for a in ("model", "task") if len({getattr(r, a) for r in runs}) > 1]
+    learning = [short[k] for k in keys if k not in BOOKKEEPING_KEYS]
+    column = {h: [row[i] for row in rows] for i, h in enumerate(header)}
+    cols: dict[str, list[str]] = {"#": [str(i) for i in range(1, len(runs) + 1)]}
+    cols.update({a: [getattr(r, a) for r in runs] for a in vary})
+    if not learning and not vary:  # nothing differs: the folder names tell the runs apart
+        cols["run"] = run_labels(runs, keys)
+    cols.update({short[k]: column[k] for k in keys if k not in BOOKKEEPING_KEYS})
+    cols.update({h: column[h] for h in header if h not in keys and h != "name"})
+    cols.update({short[k]: column[k] for k in keys if k in BOOKKEEPING_KEYS})
+    must = {"#", "run", "status", RANKED_COLUMN.get(spec.key, ""), *vary, *learning}
+    order = [short[k] for k in keys if k in BOOKKEEPING_KEYS][::-1] + [h for h in DROPPABLE[::-1] if h in cols]
+    console = Console()
+    if wide:  # never crop a value away: the whole table at its natural width
+        console = Console(width=max(console.width, _width(console, cols, runs, title)))
+        console.print(_fitted_table(cols, runs, title))
+        return
+    full = dict(cols)
+    dropped = _fit(console, cols, [h for h in order if h not in must], runs, title)
+    if _width(console, cols, runs, title) > console.width and (learning or vary):
+        console.print(_fitted_table({"#": cols["#"], "run": run_labels(runs, keys)}, runs, "the runs"))
+        cols = {h: v for h, v in full.items() if h not in (*learning, *vary)}
+        dropped = _fit(console, cols, [h for h in order if h not in must], runs, title)
+    console.print(_fitted_table(cols, runs, title))
+    if dropped:
+        console.print(f"not shown at {console.width} columns: {', '.join(dropped)} (--wide shows them; "
+                      "compare.csv and compare.md have every column)", highlight=False)
+
+
+def _fit(console: Any, cols: dict[str, list[str]], drop: list[str], runs: list[Run], title: str) -> list[str]:
+    """Drop columns of `drop`, first ones first, until the table fits; returns those dropped."""
+    dropped = []
+    while drop and _width(console, cols, runs, title) > console.width:
+        dropped.append(drop.pop(0))
+        del cols[dropped[-1]]
+    return dropped
+
+
+def _fitted_table(cols: dict[str, list[str]], runs: list[Run], title: str):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for h, cells in cols.items():
+        left = h in ("#", "run", "status") or any(not re.fullmatch(r"[-+\d.,e kMGTP]*", c) for c in cells)
+        table.add_column(h, justify="left" if left else "right", overflow="fold")
+    for i, run in enumerate(runs):
+        done = run.summary.get("status") == "completed"
+        table.add_row(*(values[i] for values in cols.values()), style=None if done else "yellow")
+    return table
+
+
+def _width(console: Any, cols: dict[str, list[str]], runs: list[Run], title: str) -> int:
+    table = _fitted_table(cols, runs, title)
+    return console.measure(table, options=console.options.update_width(10_000)).maximum

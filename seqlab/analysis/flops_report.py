@@ -8,6 +8,7 @@ from typing import Any
 
 from seqlab.errors import SeqlabError, warn
 from seqlab.flops import CONVENTIONS, FlopReport, Row, flop_families, flops_report
+from seqlab.plots import plain_log_ticks
 
 FORMATS = ("table", "json", "markdown")
 HEADERS = ["component", "params", "forward", "backward", "training", "generate", "seq f/t/g", "measured fwd (Δ)"]
@@ -129,12 +130,15 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
     ts = sorted({int(t) for t in np.logspace(0, np.log10(t_max), 40)})
     fig, ((ax_f, ax_s),) = new_figure(1, 2, (11, 4.4))
     seq_curves: dict[tuple[int, ...], list[str]] = {}  # families sharing a critical path share a line
+    drawn: dict[tuple[int, ...], str] = {}  # a curve already drawn -> its label
     for i, name in enumerate(n for n in flop_families() if not flops_spec(n).pairs):
         fm = family_config(name, width, layers)
         totals = [flops_report(fm, vocab_size, t).total for t in ts]
-        ax_f.plot(ts, [x.training for x in totals], color=f"C{i}", label=f"{name} training")
+        lines = [("training", "-", [x.training for x in totals])]
         if flops_spec(name).plot_generate:
-            ax_f.plot(ts, [x.generate for x in totals], color=f"C{i}", ls="--", label=f"{name} generate")
+            lines.append(("generate", "--", [x.generate for x in totals]))
+        for what, style, ys in lines:
+            _plot_distinct(ax_f, ts, ys, f"{name} {what}", dict(color=f"C{i}", ls=style), drawn, i)
         seq_curves.setdefault(tuple(x.seq_training for x in totals), []).append(name)
     for i, (curve, names) in enumerate(seq_curves.items()):
         ax_s.plot(ts, curve, color=f"C{i}", label=f"{' / '.join(names)} training")
@@ -144,12 +148,30 @@ def plot_scaling(width: int, layers: int, vocab_size: int, path: Path, t_max: in
     for ax in (ax_f, ax_s):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_log_ticks(ax)
         ax.set_xlabel("sequence length T")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
     ax_f.set_ylabel("FLOPs")
     ax_s.set_ylabel("matmuls in sequence")
     save_figure(fig, path)
+
+
+MARKERS = "osD^vP*X"
+
+
+def _plot_distinct(ax: Any, xs: list[int], ys: list[float], label: str, style: dict[str, Any],
+                   drawn: dict[tuple, str], i: int) -> None:
+    """Draw one curve; one identical to a curve already drawn would hide under it (the
+    transformer's and the encoder's FLOPs coincide): it is dotted, with markers at other
+    places, and its label names the curve it equals."""
+    same = drawn.get(tuple(ys))
+    if same is not None:
+        style = {**style, "ls": ":", "lw": 2.2}
+        label += f" (= {same})"
+    else:
+        drawn[tuple(ys)] = label
+    ax.plot(xs, ys, label=label, marker=MARKERS[i % len(MARKERS)], ms=3.5, markevery=(i % 5, 5), **style)
 
 
 def flops_spec(name: str) -> Any:
@@ -203,18 +225,40 @@ def flops_command(overrides: list[str], seq_lens: list[int] | None, batch: int, 
         elif measure:
             measure_report(report, model)
         reports.append(report)
+    lengths = lengths_line(cfg, ts, target_len, given=bool(seq_lens))
     if fmt == "json":
-        print(json.dumps({"model": model.name, "vocab_size": vocab_size, "batch": batch,
+        print(json.dumps({"model": model.name, "vocab_size": vocab_size, "batch": batch, "lengths": lengths,
                           "reports": [r.to_dict() for r in reports]}, indent=2, ensure_ascii=False))
     elif fmt == "markdown":
-        print(to_markdown(reports), end="")
+        print(f"lengths: {lengths}\n\n{to_markdown(reports)}", end="")
     else:
+        print(f"lengths: {lengths}")
         print_table(reports)
     if plot is not None:
         fm = spec.flops
         plot_scaling(model[fm.width_fields[-1]], model[fm.depth_field], vocab_size, Path(plot))
         if fmt != "json":  # keep --format json's stdout pure JSON
             print(f"wrote {plot}")
+
+
+def lengths_line(cfg: Any, ts: list[int], target_len: int | None, given: bool) -> str:
+    """Which lengths the report counts and where they come from (its first line)."""
+    from seqlab.registry import task_spec
+
+    if given:
+        if target_len is not None:
+            return f"S = {', '.join(map(str, ts))}, T = {target_len} (from --seq-len and --target-len)"
+        return f"T = {', '.join(map(str, ts))} (from --seq-len)"
+    task, spec = cfg.task.name, task_spec(cfg.task.name)
+    if target_len is not None:
+        return (f"S = {ts[0]}, T = {target_len} (task {task}'s source and target lengths; "
+                "--seq-len S and --target-len T set them)")
+    why = (f"task.{spec.window_field}, the windows {task} runs train on" if spec.example_lengths is None
+           else f"one example of task {task}, as the model reads it")
+    line = f"T = {ts[0]} ({why})"
+    if len(ts) > 1:
+        line += f" and T = {ts[1]} (model.block_size, the model's context: the docs' T = {ts[1]} table)"
+    return line + "; --seq-len sets T"
 
 
 def default_lengths(cfg: Any, bounded_context: bool) -> tuple[list[int], int | None]:

@@ -112,13 +112,24 @@ def _draw(ax: Any, values: dict[str, float], title: str) -> None:
     bars = ax.bar(range(len(vals)), vals, color=COLORS, edgecolor="black", lw=0.5)
     for bar, v in zip(bars, vals):
         # the value just outside the bar's end, so small bars stay readable
-        ax.text(bar.get_x() + bar.get_width() / 2, v + (0.06 if v >= 0 else -0.06) * top, f"{v:.2f}",
+        ax.text(bar.get_x() + bar.get_width() / 2, v + (0.06 if v >= 0 else -0.06) * top, bar_label(v),
                 ha="center", va="bottom" if v >= 0 else "top", fontsize=8)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylim(-top, top)
     ax.set_xticks(range(len(vals)), LABELS, fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+
+
+def bar_label(v: float) -> str:
+    """3 decimals; a gate that rounds to 0 or ±1 without being it shows its distance instead
+    (0.999994 -> '1-6e-06', 0.0000453 -> '4.5e-05'): a gate nearly shut never reads shut."""
+    text = f"{v:.3f}"
+    if v != 0 and abs(v) < 0.0005:
+        return f"{v:.1e}"
+    if abs(v) != 1 and text.lstrip("-") == "1.000":
+        return f"1-{1 - v:.0e}" if v > 0 else f"-(1-{1 + v:.0e})"
+    return text
 
 
 def describe(s: GateSettings) -> str:

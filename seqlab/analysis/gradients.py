@@ -8,7 +8,9 @@ with a data-dependent Jacobian that a trained model can keep near 1.
 
 The measurement runs the scratch path (ScratchRecurrent stepping the project's own
 cells), so every h_t is a tensor of the graph; a fused model's weights are copied into
-its scratch twin first (the parameter names and layouts are the same).
+its scratch twin first (the parameter names and layouts are the same). A recurrent family
+that is not stepped on scratch cells (minGRU, minLSTM) declares a `trace` on its spec
+instead: the function that returns its top layer's h_t as tensors of the graph.
 """
 
 from __future__ import annotations
@@ -56,25 +58,32 @@ def decay_factor(norms: list[float]) -> float:
     return math.exp(-slope)
 
 
-def scratch_twin(model: RecurrentLM, model_cfg: Any, vocab_size: int) -> RecurrentLM:
+def scratch_twin(model: nn.Module, model_cfg: Any, vocab_size: int) -> nn.Module:
     """A copy of `model` on its family's scratch cells, holding the same weights (the registry
-    says which families are recurrent and which config selects their scratch path)."""
-    from seqlab.registry import build_model, explicit_config, model_spec
+    says which families are recurrent and which config selects their scratch path; a family
+    with a `trace` has none and is copied as it is)."""
+    from seqlab.registry import MODELS, build_model, explicit_config, model_spec
 
     if not model_spec(model_cfg.name).recurrent:
-        raise SeqlabError(f"gradient flow needs a recurrent model (rnn, gru, lstm), not {model_cfg.name}")
+        can = ", ".join(name for name, spec in MODELS.items() if spec.recurrent)
+        raise SeqlabError(f"gradient flow needs a recurrent model ({can}), not {model_cfg.name}")
     twin = build_model(explicit_config(model_cfg), vocab_size)
     twin.load_state_dict(model.state_dict(), strict=True)
     return twin
 
 
-def gradient_norms(model: RecurrentLM, tokens: torch.Tensor) -> list[float]:
-    """Batch mean of ||dL_T/dh_t|| for the top layer's h_1..h_T; tokens is (B, T+1).
-    `model` runs on scratch cells (`scratch_twin` of a fused model, or `spectral_rnn`)."""
-    # float64: a vanilla RNN's gradient at t = 1 underflows float32 for T = 100; eval: no dropout
-    twin = copy.deepcopy(model).double().eval()
-    core: ScratchRecurrent = twin.core
-    T = tokens.shape[1] - 1
+def depth(model_cfg: Any) -> int:
+    """Stacked layers: the config field the family's FLOP model names as its depth (else 1)."""
+    from seqlab.registry import model_spec
+
+    fm = model_spec(model_cfg.name).flops
+    return int(model_cfg.get(fm.depth_field, 1)) if fm is not None else 1
+
+
+def scratch_states(model: RecurrentLM, idx: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(logits, the top layer's h_1..h_T) of a model on scratch cells, each h_t recorded as its
+    cell returns it."""
+    core: ScratchRecurrent = model.core
     states: list[torch.Tensor] = []
     step = core.cell
 
@@ -84,8 +93,20 @@ def gradient_norms(model: RecurrentLM, tokens: torch.Tensor) -> list[float]:
         return new, extras
 
     core.cell = recording_cell  # an instance attribute: the original model is untouched
-    logits, _ = twin(tokens[:, :T])
-    top = states[-T:]  # layers run one after another, so the last T steps are the top layer
+    logits, _ = model(idx)
+    return logits, states[-idx.shape[1]:]  # layers run one after another: the last T are the top's
+
+
+def gradient_norms(model: nn.Module, tokens: torch.Tensor, trace: str | None = None) -> list[float]:
+    """Batch mean of ||dL_T/dh_t|| for the top layer's h_1..h_T; tokens is (B, T+1).
+    `model` runs on scratch cells (`scratch_twin` of a fused model, or `spectral_rnn`), or
+    `trace` ("module:function", the family's ModelSpec.trace) returns its hidden states."""
+    from seqlab.models.spec import load
+
+    # float64: a vanilla RNN's gradient at t = 1 underflows float32 for T = 100; eval: no dropout
+    twin = copy.deepcopy(model).double().eval()
+    T = tokens.shape[1] - 1
+    logits, top = (load(trace) if trace else scratch_states)(twin, tokens[:, :T])
     # Sum over the batch so each sequence's gradient is that of its own loss L_T.
     loss = nn.functional.cross_entropy(logits[:, -1], tokens[:, T], reduction="sum")
     grads = torch.autograd.grad(loss, top)
@@ -203,7 +224,7 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
         torch.manual_seed(seed)
         size = len(vocab) if vocab is not None else inputs.vocab_size
         model = scratch_twin(build_model(cfg.model, size), cfg.model, size)
-        flows.append(Flow(name, gradient_norms(model, inputs.tokens(vocab)), cfg.model.get("num_layers", 1)))
+        flows.append(_flow(name, model, cfg.model, inputs.tokens(vocab)))
     for run in runs:
         ckpt = load_checkpoint(run, which)
         model_cfg = OmegaConf.create(ckpt.meta["config"]["model"])
@@ -211,11 +232,17 @@ def measure(overrides: list[str], inputs: Inputs, runs: list[Path] = (), which: 
         if with_init:  # the same config freshly initialised, on the same sequences
             torch.manual_seed(seed)
             fresh = build_model(explicit_config(model_cfg), len(ckpt.vocab))
-            flows.append(Flow(f"{model_cfg.name} (init)", gradient_norms(fresh, inputs.tokens(ckpt.vocab)),
-                              model_cfg.get("num_layers", 1)))
+            flows.append(_flow(f"{model_cfg.name} (init)", fresh, model_cfg, inputs.tokens(ckpt.vocab)))
         trained = scratch_twin(ckpt.model, model_cfg, len(ckpt.vocab))
-        flows.append(Flow(label, gradient_norms(trained, inputs.tokens(ckpt.vocab)), model_cfg.get("num_layers", 1)))
+        flows.append(_flow(label, trained, model_cfg, inputs.tokens(ckpt.vocab)))
     return flows
+
+
+def _flow(label: str, model: nn.Module, model_cfg: Any, tokens: torch.Tensor) -> Flow:
+    """The flow of one model (a scratch twin, or a family with a `trace`) on `tokens`."""
+    from seqlab.registry import model_spec
+
+    return Flow(label, gradient_norms(model, tokens, model_spec(model_cfg.name).trace), depth(model_cfg))
 
 
 def sweep_spectral(inputs: Inputs, radii: list[float], activation: str = "tanh", orthogonal: bool = False,

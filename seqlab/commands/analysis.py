@@ -142,10 +142,12 @@ def compare(
              "read are never written to)."),
     tensorboard: Path | None = typer.Option(
         None, "--tensorboard", help="Also write the runs' curves as one TensorBoard log folder here."),
+    wide: bool = typer.Option(False, "--wide", help="Every column in the terminal, however wide (by default "
+                              "the table fits the terminal; compare.csv and compare.md have every column)."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
-    Says how many runs it found and which folders below the arguments hold none. Runs still going or with a broken file are used as far as they go, with a warning.
+    Says how many runs it found and which folders below the arguments hold none. Runs still going or with a broken file are used as far as they go, with a warning. Runs are numbered by rank in the table and the plot's legend; the table fits the terminal (--wide: every column). Runs of different tokenizers are ranked by bits per byte, not by a per-token loss.
 
     Example: [bold]seqlab compare outputs/multirun/2026-11-26/14-00-00[/]
 
@@ -153,7 +155,7 @@ def compare(
     """
     from seqlab.analysis.compare import compare_command
 
-    compare_command(list(paths), x, metric, smooth, log, out)
+    compare_command(list(paths), x, metric, smooth, log, out, wide=wide)
     if tensorboard is not None:  # the writer lives in seqlab/tracking/tb_export.py
         from seqlab.tracking.tb_export import export_tensorboard
 

@@ -23,13 +23,27 @@ def train(
     cfg: bool = typer.Option(False, "--cfg", help="Print the composed config and exit."),
     config_dir: Path | None = typer.Option(
         None, "--config-dir", help="A config dir of your own, searched before seqlab's (also: SEQLAB_CONFIG_DIR)."),
+    help_config: bool = typer.Option(
+        False, "--help-config",
+        help="Print every config key (type, default, what it does) and exit; name a GROUP (model, task, "
+             "trainer, logger, top) for one: --help-config model model=lstm."),
 ) -> None:
     """Train a model on a task; writes a run folder under outputs/.
 
     Example: [bold]seqlab train model=gru task=tinystories trainer.max_steps=2000[/]
 
     Sweep:   [bold]seqlab train -m model.hidden_size=128,256[/]
+
+    Every key: [bold]seqlab train --help-config trainer[/]
     """
+    if help_config:  # GROUP words stand among the overrides: `--help-config model model=lstm`
+        from seqlab.config.help import print_config_help
+        from seqlab.config.paths import user_config_dirs
+
+        words = list(overrides or [])
+        groups = [w for w in words if "=" not in w and not w.startswith("-")]
+        print_config_help([w for w in words if w not in groups], groups, user_config_dirs(config_dir))
+        return
     from seqlab.launch.command import run_train
 
     run_train(list(overrides or []), multirun=multirun, print_cfg=cfg, extra_config_dir=config_dir)

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 
 # Group choices composed only to validate other files; never something a user picks.
 INTERNAL_PREFIX = "schema_"
+# Options that come with an optional extra of seqlab (pyproject.toml): missing until it is installed.
+EXTRAS = {"hydra/launcher/joblib": "sweep", "hydra/launcher/submitit_local": "cluster",
+          "hydra/launcher/submitit_slurm": "cluster"}
 
 
 def explain(message: str, overrides: list[str], keys: Callable[[], list[str]] | None = None) -> str:
@@ -21,7 +24,7 @@ def explain(message: str, overrides: list[str], keys: Callable[[], list[str]] | 
     `keys` lists the composed config's dotted keys (called only when a hint needs them).
     """
     keys = keys or (lambda: default_keys(_group_choices(overrides)))
-    for rule in (_flag, _missing_option, _unknown_key, _experiment_without_plus):
+    for rule in (_flag, _unquoted, _missing_option, _unknown_key, _experiment_without_plus, _wrong_type):
         hint = rule(message, overrides, keys)
         if hint:
             return hint
@@ -44,6 +47,33 @@ def _flag(message: str, overrides: list[str], keys: Callable[[], list[str]]) -> 
     return None
 
 
+def _unquoted(message: str, overrides: list[str], keys: Callable[[], list[str]]) -> str | None:
+    """`hydra.run.dir=/runs/café`: a value with characters Hydra's grammar reads only inside quotes
+    (non-ASCII letters, spaces, some punctuation): the override that fails, quoted so that it parses."""
+    if "LexerNoViableAlt" not in message and "mismatched input" not in message and "token recognition" not in message:
+        return None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for token in overrides:
+        key, sep, value = token.partition("=")
+        if not sep or not value or _parses(parser, token):
+            continue
+        quoted = f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        if _parses(parser, quoted):
+            return (f"'{token}': Hydra reads this value only in quotes; write {quoted} "
+                    f"(in a shell, inside double quotes: \"{quoted}\")")
+    return None
+
+
+def _parses(parser, override: str) -> bool:
+    try:
+        parser.parse_override(override)
+    except Exception:  # noqa: BLE001 - Hydra's grammar errors have several types
+        return False
+    return True
+
+
 def _missing_option(message: str, overrides: list[str], keys: Callable[[], list[str]]) -> str | None:
     """`model=transfomer`: the nearest option, without the internal schema_* entries."""
     found = re.search(r"Could not find '([\w/]+)/([^']+)'", message)
@@ -53,9 +83,13 @@ def _missing_option(message: str, overrides: list[str], keys: Callable[[], list[
     listed = re.search(r"available: (.*)$", message)
     options = [o for o in (listed.group(1).split(", ") if listed else []) if not o.startswith(INTERNAL_PREFIX)]
     plus = "+" if group == "experiment" else ""
-    near = _nearest(wrong, options)
-    guess = f"did you mean {plus}{group}={near}? " if near else ""
-    return f"no {group} '{wrong}': {guess}(available: {', '.join(options) or 'none'})"
+    available = f"(available: {', '.join(options) or 'none'})"
+    extra = EXTRAS.get(f"{group}/{wrong}")
+    if extra:  # an option whose package is an extra that is not installed
+        return f"no {group} '{wrong}': its package is not installed: pip install 'seqlab[{extra}]' {available}"
+    near = next((o for o in options if o.lower() == wrong.lower()), None) or _nearest(wrong.lower(), options)
+    guess = f": did you mean {plus}{group}={near}?" if near else ""
+    return f"no {group} '{wrong}'{guess} {available}"
 
 
 def _unknown_key(message: str, overrides: list[str], keys: Callable[[], list[str]]) -> str | None:
@@ -84,6 +118,21 @@ def _experiment_without_plus(message: str, overrides: list[str], keys: Callable[
         return None
     name = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "NAME")
     return f"an experiment is added with a plus: +experiment={name} (list them with `seqlab experiments`)"
+
+
+TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+
+
+def _wrong_type(message: str, overrides: list[str], keys: Callable[[], list[str]]) -> str | None:
+    """`trainer.max_steps=abc`: say what the key takes, not how OmegaConf failed to merge it."""
+    found = (re.search(r"Error merging override ([^=\s]+)=.*?Value '(.*)' of type '\w+' could not be "
+                       r"converted to (\w+)", message)
+             or re.search(r"Error merging override ([^=\s]+)=.*?Value '(.*)' is not a valid (bool)", message))
+    if not found:
+        return None
+    key, value, kind = found.groups()
+    kind = "Boolean" if kind == "bool" else kind
+    return f"{key}={value}: {key} takes {TYPE_WORDS.get(kind, kind.lower())}, not '{value}'"
 
 
 def _full_key(tail: str, every: Iterable[str]) -> str | None:

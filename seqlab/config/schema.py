@@ -46,6 +46,9 @@ class TrainerConfig:
     """Final lr as a fraction of lr for the cosine schedule."""
     eval_every: int = 500
     """Evaluate on the validation split every N steps (and always at the last step)."""
+    early_stop_patience: int | None = None
+    """Stop when this many evaluations in a row bring no lower validation loss (summary.json's
+    stop_reason: early_stop); None: train to max_steps."""
     eval_batches: int = 100
     """Validation batches per evaluation (fixed, evenly spaced windows: comparable across evals)."""
     log_every: int = 50
@@ -68,6 +71,9 @@ class TrainerConfig:
     init_from: str | None = None
     """A run folder (or step folder) whose best checkpoint initialises the model: tensors of
     matching name and shape are loaded, the rest keep their init (fine-tuning)."""
+    init_from_partial: bool = False
+    """Start from trainer.init_from even when none of its tensors fits this model (a run of another
+    model family): the run then starts from its own init. False: such a run is refused."""
     max_skipped_steps: int = 0
     """Steps with a non-finite loss or gradient to skip before the run counts as diverged."""
     precision: str = "fp32"

@@ -33,6 +33,7 @@ from seqlab.data.token_cache import (
     new_temp_folder,
     publish,
     read_entry,
+    remove_stale,
 )
 from seqlab.data.tokenizers.char import CODE_POINTS, CharVocab, code_points
 from seqlab.data.tokenizers.subword import KINDS, ByteTokenizer, check_bpe_vocab_size, train_bpe
@@ -45,6 +46,8 @@ def prepare(cfg: Any) -> CacheEntry:
     """The prepared entry for a tinystories task config: from the cache if intact, else built now."""
     check_settings(cfg)
     folder = entry_folder(cfg.cache_dir, cache_key(cfg))
+    if folder.parent.is_dir():
+        remove_stale(folder.parent)  # what killed preparations left behind
     entry = read_entry(folder)
     if entry is not None:
         return entry
@@ -86,30 +89,35 @@ def _build(cfg: Any, folder: Path) -> CacheEntry:
     ds = open_source(cfg.source)
     splits = {name: text_split(ds, cfg.source, name) for name in SPLITS}
     limits = {"train": cfg.max_chars, "validation": cfg.val_max_chars}
+    # Text bytes per split (capped): no split has more tokens than that.
+    sizes = {name: _capped(text_bytes(splits[name]), limits[name]) for name in SPLITS}
     tmp = new_temp_folder(folder)
     try:
         with prepare_progress() as progress:
             def stream(name: str, what: str) -> Iterator[tuple[str, int]]:
-                total = text_bytes(splits[name])
-                total = total if limits[name] is None else min(total, limits[name])
-                bar = progress.add_task(f"{what} {name}", total=total)
+                bar = progress.add_task(f"{what} {name}", total=sizes[name])
                 for chunk in text_chunks(splits[name], limits[name], cfg.source):
                     size = len(chunk.encode("utf-8"))
                     yield chunk, size
                     progress.advance(bar, size)
 
             tokenizer = settle_tokenizer(cfg, (chunk for chunk, _ in stream("train", "vocabulary of")))
-            meta_splits = {name: encode_split(tokenizer, stream(name, "encoding"), tmp / f"{name}.bin")
+            needed = sum(sizes.values()) * np.dtype(tokenizer.dtype).itemsize
+            meta_splits = {name: encode_split(tokenizer, stream(name, "encoding"), tmp / f"{name}.bin", needed)
                            for name in SPLITS}
         meta = {"format_version": FORMAT_VERSION, "source": cfg.source, "max_chars": cfg.max_chars,
                 "val_max_chars": cfg.val_max_chars, "tokenizer_kind": tokenizer.kind,
                 "vocab_size": len(tokenizer), "tokenizer": tokenizer.to_json(), "splits": meta_splits}
-        publish(tmp, folder, meta)
+        publish(tmp, folder, meta, needed)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     say(f"prepared {summary_line(meta, time.perf_counter() - start)}")
     return CacheEntry(folder, meta, built=True)
+
+
+def _capped(total: int, limit: int | None) -> int:
+    return total if limit is None else min(total, limit)
 
 
 def settle_tokenizer(cfg: Any, train_chunks: Iterator[str]) -> Any:
@@ -124,9 +132,11 @@ def settle_tokenizer(cfg: Any, train_chunks: Iterator[str]) -> Any:
     return CharVocab.from_code_points(np.flatnonzero(seen))
 
 
-def encode_split(tokenizer: Any, chunks: Iterator[tuple[str, int]], path: Path) -> dict[str, Any]:
-    """Encode chunk by chunk into `path`; returns the split's meta (sizes, checksum)."""
-    writer = SplitWriter(path, tokenizer.dtype)
+def encode_split(tokenizer: Any, chunks: Iterator[tuple[str, int]], path: Path,
+                 needed: int | None = None) -> dict[str, Any]:
+    """Encode chunk by chunk into `path`; returns the split's meta (sizes, checksum). `needed`: the
+    bytes the whole entry may take, said when the disk is full."""
+    writer = SplitWriter(path, tokenizer.dtype, needed)
     for chunk, size in chunks:
         ids = tokenizer.encode(chunk)
         writer.append(ids, chars=len(chunk), nbytes=size, unknown=tokenizer.count_unknown(ids))

@@ -40,7 +40,7 @@ def split_text(source: str, split: str, limit: int | None, flag: str = "--source
 
     local = Path(source).expanduser()
     if not local.is_file():
-        return load_split_text(source, split, limit)
+        return load_split_text(source, split, limit, flag)
     if local.suffix not in TEXT_SUFFIXES:
         raise SeqlabError(f"{flag}: '{source}' is neither a folder of train/validation .jsonl files nor a "
                           f"text file ({', '.join(TEXT_SUFFIXES)})")
@@ -54,14 +54,21 @@ def _file_text(path: Path, limit: int | None, flag: str) -> str:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     import datasets
 
-    from seqlab.data.text_source import text_chunks
+    from seqlab.data.records import check_text_column, record_error
+    from seqlab.data.text_source import quiet_datasets, text_chunks
+
+    quiet_datasets()
 
     builder = "text" if path.suffix == ".txt" else "json"
     try:
         rows = datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as err:  # datasets raises many types for an unreadable file
+        bad = record_error([path], flag)  # a record it could not read
+        if bad is not None:
+            raise bad from None
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SeqlabError(f"{flag}: cannot read '{path}': {first}") from None
     if "text" not in rows.column_names:
         raise SeqlabError(f"{flag}: '{path}' has no 'text' field (it has: {', '.join(rows.column_names)})")
+    check_text_column(rows, str(path), "train", flag)
     return "".join(text_chunks(rows, limit, str(path), flag))

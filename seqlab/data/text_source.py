@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from seqlab.data.records import check_text_column, record_error, split_files
 from seqlab.errors import SeqlabError
 
 HUB_HINT = (
@@ -37,26 +38,34 @@ def open_source(source: str, what: str = "task.source") -> Any:
         offline_unless_reachable()
     import datasets
 
-    # After the import (the libraries set their own levels on import): their retry
-    # warnings would bury the one error line we print.
-    for name in ("datasets", "huggingface_hub", "fsspec"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_datasets()
     try:
         return datasets.load_dataset(str(local) if local.exists() else source)
     except UnicodeDecodeError as err:
         raise SeqlabError(f"{what} '{source}': a data file is not UTF-8 ({err.reason})") from None
     except Exception as err:  # datasets raises many types for "not reachable / not found"
+        bad = record_error(split_files(source, None), what)  # a record it could not read, if local
+        if bad is not None:
+            raise bad from None
         hint = "" if local.exists() else f"; {HUB_HINT}"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SeqlabError(f"could not load TinyStories from '{source}': {first}{hint}") from None
 
 
-def text_split(ds: Any, source: str, split: str) -> Any:
-    """The split of `ds`, checked to exist and to have a text column."""
+def quiet_datasets() -> None:
+    """After `import datasets` (the libraries set their own levels on import): their retry warnings
+    and "Failed to load JSON" errors would bury the one error line seqlab prints."""
+    for name in ("datasets", "huggingface_hub", "fsspec"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def text_split(ds: Any, source: str, split: str, what: str = "task.source") -> Any:
+    """The split of `ds`, checked to exist and to have a text column of strings in every record."""
     if split not in ds:
         raise SeqlabError(f"'{source}' has no '{split}' split (it has: {', '.join(ds)})")
     if "text" not in ds[split].column_names:
         raise SeqlabError(f"'{source}' split '{split}' has no 'text' column")
+    check_text_column(ds[split], source, split, what)
     return ds[split]
 
 
@@ -91,7 +100,7 @@ def _cut(piece: str, limit: int | None, sent: int) -> str:
     return piece if limit is None else piece[:max(limit - sent, 0)]
 
 
-def load_split_text(source: str, split: str, limit: int | None) -> str:
+def load_split_text(source: str, split: str, limit: int | None, what: str = "source") -> str:
     """One split as one string (for texts that fit in memory: `seqlab eval`, tests)."""
-    part = text_split(open_source(source, "source"), source, split)
-    return "".join(text_chunks(part, limit, source, "source"))
+    part = text_split(open_source(source, what), source, split, what)
+    return "".join(text_chunks(part, limit, source, what))

@@ -15,11 +15,15 @@ when complete, so a crash leaves no half entry under the real name. Every read c
 file's size and sha256 against meta.json; an entry that fails (truncated, bytes changed,
 meta missing or unreadable) is not used: the caller rebuilds it. Processes preparing the
 same entry take turns on the lock, so the second finds the first's entry and reuses it.
+Only the holder of an entry's lock writes its `.tmp-*` (and `.old-*`) folders, so one whose
+lock nobody holds was left by a killed process: `remove_stale` deletes those. A write that
+fails (a full disk) is one line naming the file and the space needed; nothing is kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from seqlab.data.saved import json_or_none, read_tokenizer
 from seqlab.errors import SeqlabError
 
 FORMAT_VERSION = 2
@@ -98,17 +103,18 @@ def entry_folder(cache_dir: str, key: str) -> Path:
 
 def read_entry(folder: Path) -> CacheEntry | None:
     """The entry at `folder` if it is complete and intact, else None (a miss or damage)."""
+    meta = json_or_none(folder / META)
+    if meta is None or meta.get("format_version") != FORMAT_VERSION:
+        return None
     try:
-        meta = json.loads((folder / META).read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            return None
         for info in meta["splits"].values():
             path = folder / info["file"]
             if path.stat().st_size != info["tokens"] * np.dtype(info["dtype"]).itemsize:
                 return None
             if file_sha256(path) != info["sha256"]:
                 return None
-    except (OSError, ValueError, KeyError, TypeError):
+        read_tokenizer(meta["tokenizer"], folder / META, "")  # its tokenizer must rebuild, too
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, SeqlabError):
         return None
     return CacheEntry(folder, meta)
 
@@ -121,27 +127,74 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class CacheWriteError(SeqlabError):
+    """A file of a cache entry could not be written (no space, read-only, no permission): a
+    runtime failure, exit code 1; nothing of the entry is kept."""
+
+    exit_code = 1
+
+
+SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _size(nbytes: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{nbytes:.0f} bytes"
+
+
+@contextlib.contextmanager
+def writing_cache(path: Path, needed: int | None = None) -> Iterator[None]:
+    """Around a write of the cache: an OSError becomes CacheWriteError naming `path`, with the
+    space the entry needs (at most `needed` bytes) and what is free when the disk is full."""
+    try:
+        yield
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        facts = []
+        if err.errno in SPACE_ERRORS:
+            facts = [f"it needs up to {_size(needed)}"] if needed else []
+            try:
+                facts.append(f"{_size(shutil.disk_usage(path.parent).free)} are free there")
+            except OSError:
+                pass
+        space = f" ({', '.join(facts)})" if facts else ""
+        raise CacheWriteError(f"could not write prepared data '{path}': {reason}{space}; nothing was kept: make "
+                              "room, or point task.cache_dir (or SEQLAB_CACHE) at a disk with space") from None
+
+
 class SplitWriter:
     """Appends id arrays to one token file, hashing and counting as it goes."""
 
-    def __init__(self, path: Path, dtype: Any) -> None:
-        self.path, self.dtype = path, np.dtype(dtype).newbyteorder("<")
-        self._file = open(path, "wb")
+    def __init__(self, path: Path, dtype: Any, needed: int | None = None) -> None:
+        self.path, self.dtype, self.needed = path, np.dtype(dtype).newbyteorder("<"), needed
+        with writing_cache(path, needed):
+            self._file = open(path, "wb")
         self._digest = hashlib.sha256()
         self.tokens = self.chars = self.bytes = self.unknown = 0
 
     def append(self, ids: np.ndarray, chars: int, nbytes: int, unknown: int) -> None:
         data = np.ascontiguousarray(ids, dtype=self.dtype).tobytes()
-        self._file.write(data)
+        with writing_cache(self.path, self.needed):
+            try:
+                self._file.write(data)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    self._file.close()  # closed now: its buffer would fail again when collected
+                raise
         self._digest.update(data)
         self.tokens += len(ids)
         self.chars, self.bytes, self.unknown = self.chars + chars, self.bytes + nbytes, self.unknown + unknown
 
     def close(self) -> dict[str, Any]:
         """Flushed to disk; returns the split's meta."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with writing_cache(self.path, self.needed):
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            finally:
+                self._file.close()
         return {"file": self.path.name, "dtype": self.dtype.str, "tokens": self.tokens, "chars": self.chars,
                 "bytes": self.bytes, "unknown": self.unknown, "sha256": self._digest.hexdigest()}
 
@@ -164,12 +217,34 @@ def entry_lock(folder: Path) -> Iterator[None]:
 
 
 def new_temp_folder(folder: Path) -> Path:
-    return Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
+    """The folder an entry is written in (made while holding the entry's lock)."""
+    with writing_cache(folder.parent / f".tmp-{folder.name}"):
+        return Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
 
 
-def publish(tmp: Path, folder: Path, meta: dict[str, Any]) -> None:
+def remove_stale(cache_dir: Path) -> list[Path]:
+    """Delete the `.tmp-*` / `.old-*` folders of `cache_dir` that a killed process left: those whose
+    entry's lock nobody holds (a live writer holds it all the while it writes). Returns them."""
+    removed = []
+    for leftover in sorted(Path(cache_dir).glob(".tmp-*")) + sorted(Path(cache_dir).glob(".old-*")):
+        entry = leftover.name.split("-", 1)[1].rsplit("-", 1)[0]  # .tmp-<entry>-<random>
+        lock = Path(cache_dir) / f"{entry}.lock"
+        if not leftover.is_dir() or not lock.exists():
+            continue  # not one of ours (every writer made its entry's lock file first)
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # dropped when the file closes
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:  # held: a live process is writing it (or the cache is read-only)
+            continue
+        removed.append(leftover)
+    return removed
+
+
+def publish(tmp: Path, folder: Path, meta: dict[str, Any], needed: int | None = None) -> None:
     """Write meta.json last, then rename the finished folder into place (a damaged entry is moved aside)."""
-    (tmp / META).write_text(json.dumps(meta))
+    with writing_cache(tmp / META, needed):
+        (tmp / META).write_text(json.dumps(meta))
     if folder.exists():
         aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".old-{folder.name}-"))
         os.replace(folder, aside / "entry")

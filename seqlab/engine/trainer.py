@@ -34,12 +34,13 @@ from seqlab.engine.optim import lr_at, make_optimizer
 from seqlab.engine.precision import autocast, check_precision, grad_scaler
 from seqlab.engine.signals import GracefulStop
 from seqlab.engine.step import StepResult, train_step
+from seqlab.errors import SeqlabError
 from seqlab.registry import build_task, pair
 from seqlab.runs import CHECKPOINTS, LAST
 from seqlab.runs.checkpoint import load_weights, resolve_checkpoint, save_checkpoint
 from seqlab.runs.init_from import init_from
 from seqlab.runs.rank_state import own_rank_state, restore_rank_state, write_rank_states
-from seqlab.runs.train_state import TrainState, load_train_state, save_train_state
+from seqlab.runs.train_state import TrainState, load_train_state, resume_fix, save_train_state
 from seqlab.runs.writer import RunDir
 
 
@@ -73,7 +74,8 @@ class Trainer:
         self.spec = pair(cfg.model, self.task)  # before any weights exist
         self.model = self.spec.build(cfg.model, len(self.task.vocab)).to(self.device)
         self.task.place(self.device)  # e.g. the training tokens onto the GPU when they fit
-        self.init_report = (init_from(self.model, self.tcfg.init_from, self.task.vocab, self.device, self.is_main)
+        self.init_report = (init_from(self.model, self.tcfg.init_from, self.task.vocab, self.device, self.is_main,
+                                      partial=bool(self.tcfg.get("init_from_partial")))
                             if self.tcfg.init_from else None)  # fine-tuning: another run's matching tensors
         self.params = sum(p.numel() for p in self.model.parameters())
         if self.tcfg.flops_budget:  # the same compute whatever the model: the steps follow from it
@@ -91,13 +93,18 @@ class Trainer:
         self.state = TrainState()
         self.records: list[dict[str, Any]] = []
         self.status, self.eval_improved = "running", False
+        self.stop_reason: str | None = None  # early_stop when trainer.early_stop_patience ended the run
+        self.evals_since_best = 0  # evaluations in a row without a better val loss
+        patience = self.tcfg.get("early_stop_patience")
+        if patience is not None and patience < 1:
+            raise SeqlabError(f"trainer.early_stop_patience must be at least 1 (or null: off), got {patience}")
         self.progress = TrainProgress(self.tcfg.max_steps, enabled=self.is_main)
         self.callbacks = CallbackList(callbacks, self.is_main)
         self.flop_meter = FlopMeter() if self.is_main else None  # rank 0 writes flops.json and records
         if resume_from is not None:
             self._resume(resume_from)
-        elif self.tcfg.resume == "auto":  # a requeued job killed before its first checkpoint
-            self.run.rewrite_metrics([])
+        else:  # empty from the start: a run stopped before its first log step has one too
+            self.run.rewrite_metrics([])  # (and a requeued job killed before its first checkpoint starts over)
         self._loss_sum = torch.tensor(self.state.loss_sum, device=self.device)  # on device: no sync per step
         self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True) + self._run_facts())
 
@@ -129,13 +136,16 @@ class Trainer:
 
     def _resume(self, folder: Path) -> None:
         """Continue from a step folder: weights, optimiser, RNG streams, counters, metrics."""
-        load_weights(self.model, folder, self.device)
+        load_weights(self.model, folder, self.device, fix=resume_fix(folder))
         self.state = load_train_state(folder, self.optimizer, self.data_rng)
         restore_rank_state(folder, self.state, self.dist.rank, self.dist.world_size, self.data_rng)
         # Records past the checkpoint belong to steps that will be redone.
         self.records = [r for r in self.run.read_metrics() if r["step"] <= self.state.step]
         if self.is_main:
             self.run.rewrite_metrics(self.records)
+        losses = [r["val_loss"] for r in self.records if r.get("val_loss") is not None]
+        if losses:  # the early-stop count goes on from the evaluations before the checkpoint
+            self.evals_since_best = len(losses) - 1 - losses.index(min(losses))
 
     def fit(self) -> dict[str, Any]:
         """Train to max_steps; returns (and writes) the summary."""
@@ -160,6 +170,9 @@ class Trainer:
                     if self.status != "running":  # diverged: nothing of this step is logged
                         break
                     self._record_evaluate_checkpoint(result)
+                    if result.evaluate and s.step < self.tcfg.max_steps and self._early_stop():
+                        self.stop_reason = "early_stop"
+                        break
                     if self._stop_requested(stop.signum is not None):
                         self.status = "interrupted"
             if self.status == "running":
@@ -219,7 +232,14 @@ class Trainer:
         self.eval_improved = s.best_val_loss is None or metrics["val_loss"] < s.best_val_loss
         if self.eval_improved:
             s.best_val_loss, s.best_val_bpc = metrics["val_loss"], metrics.get("val_bpc")
+        self.evals_since_best = 0 if self.eval_improved else self.evals_since_best + 1
         return metrics
+
+    def _early_stop(self) -> bool:
+        """Whether trainer.early_stop_patience evaluations in a row brought no better val loss
+        (the ranks decide together)."""
+        patience = self.tcfg.get("early_stop_patience")
+        return bool(patience) and all_agree(self.evals_since_best >= patience, self.dist)
 
     def _stop_requested(self, signalled: bool) -> bool:
         """Whether any rank was signalled (or lost its launcher): then every rank stops here."""
@@ -305,6 +325,7 @@ class Trainer:
         final = s.last_eval or {}
         summary = {
             "model": self.cfg.model.name, "task": self.cfg.task.name, "status": self.status,
+            "stop_reason": self.stop_reason or ("max_steps" if self.status == "completed" else self.status),
             "params": self.params, "steps": s.step, "tokens": s.tokens,
             "best_val_loss": s.best_val_loss, "final_val_loss": final.get("val_loss"),
             "best_val_bpc": s.best_val_bpc, "final_val_bpc": final.get("val_bpc"),

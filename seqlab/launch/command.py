@@ -42,7 +42,20 @@ def _run_folder(overrides: list[str], cfg, multirun: bool, resume: str | None) -
 def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = False,
               extra_config_dir: Path | None = None) -> None:
     """Compose and check (a refused run leaves no folder), claim the run folder, then hand
-    the command line to hydra.main."""
+    the command line to hydra.main. SIGTERM, like Ctrl-C, stops a run still being set up
+    with the same clean-up (seqlab/launch/processes.py)."""
+    from seqlab.launch.processes import Interrupted, signals_interrupt, stopped_line
+
+    try:
+        with signals_interrupt():
+            _run_train(overrides, multirun, print_cfg, extra_config_dir)
+    except Interrupted as stop:  # before the run folder was claimed, or on the way out of it
+        print(stopped_line(stop, None), file=sys.stderr)
+        sys.exit(stop.exit_code)
+
+
+def _run_train(overrides: list[str], multirun: bool, print_cfg: bool,
+               extra_config_dir: Path | None) -> None:
     dirs = user_config_dirs(extra_config_dir)
     # Composed once here to fail fast on bad input; a sweep's list values (a,b) are left to
     # its jobs, each of which validates itself.
@@ -59,6 +72,7 @@ def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = Fa
     if done is not None:  # touches nothing: not even the lock
         print(complete_message(Path(resume), done))
         return
+    _check_saved_inputs(cfg, resume)
     folder, pin = _run_folder(overrides, cfg, multirun, resume if resume != "auto" else None) \
         if ctx is None or ctx.is_main else (None, [])
     if ctx is not None:
@@ -69,6 +83,20 @@ def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = Fa
         return
     with claim_run_folder(folder, resuming=resuming, writer=writer):
         _run_job(cfg, folder, writer)
+
+
+def _check_saved_inputs(cfg, resume: str | None) -> None:
+    """The checkpoint files a resume or trainer.init_from reads, checked before anything is written:
+    a damaged one is one line, and the run folder stays exactly as it was."""
+    from seqlab.runs import CHECKPOINTS, LAST
+    from seqlab.runs.checkpoint import resolve_checkpoint
+    from seqlab.runs.init_from import check_source
+    from seqlab.runs.train_state import check_resumable
+
+    if resume and (Path(resume) / CHECKPOINTS / LAST).exists():
+        check_resumable(resolve_checkpoint(Path(resume), "last"))
+    if cfg.trainer.init_from:
+        check_source(cfg.trainer.init_from)
 
 
 def _resume_of(overrides: list[str], cfg, multirun: bool) -> tuple[str | None, bool]:
@@ -135,6 +163,7 @@ def _train(cfg, out: Path, claim: bool) -> float | None:
     from seqlab.config.advice import announce_run  # train.log + warnings at run start
     from seqlab.engine.distributed import env_context
     from seqlab.engine.trainer import TrainingStopped
+    from seqlab.launch.processes import Interrupted, stopped_line
     from seqlab.launch.processes import train as train_in_processes
 
     rank = env_context()
@@ -156,18 +185,19 @@ def _train(cfg, out: Path, claim: bool) -> float | None:
         sys.exit(err.exit_code)
     except TrainingStopped as stop:
         sys.exit(stop.exit_code)
-    except KeyboardInterrupt:  # a second Ctrl-C: stop without the clean-up
-        sys.exit(130)
+    except KeyboardInterrupt as stop:  # a signal before training (Interrupted), or a second Ctrl-C
+        if isinstance(stop, Interrupted) and writer:
+            print(stopped_line(stop, out), file=sys.stderr)
+        sys.exit(getattr(stop, "exit_code", 130))
     return (summary or {}).get("best_val_loss")  # what a Hydra sweeper would minimise
 
 
 def run_resume(run_dir: Path, overrides: list[str]) -> None:
     """Continue a run in its own folder with the overrides it was started with (plus `overrides`)."""
-    import yaml
+    from seqlab.runs.reader import recorded_overrides
 
     recorded = run_dir / HYDRA_RECORDS / "overrides.yaml"
     if not (run_dir / CONFIG).exists() or not recorded.exists():
         raise SeqlabError(f"'{run_dir}' is not a seqlab run folder (no config.yaml or .hydra/overrides.yaml)")
-    previous = [o for o in yaml.safe_load(recorded.read_text()) or []
-                if not o.startswith(("trainer.resume=", "hydra."))]
+    previous = [o for o in recorded_overrides(run_dir) if not o.startswith(("trainer.resume=", "hydra."))]
     run_train(previous + list(overrides) + [f"trainer.resume={quote(str(run_dir))}"])

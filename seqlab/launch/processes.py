@@ -10,6 +10,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +52,49 @@ def share_run_folder(ctx: DistContext, folder: Path | None, pin: list[str]) -> t
     return folder, pin if ctx.is_main else [*pin, *QUIET_RANK]
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM while a run is being set up (its folder, its data): raised like Ctrl-C's
+    KeyboardInterrupt, so both get the same clean-up on their way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.name = signal.Signals(signum).name
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While active, SIGTERM (and Ctrl-C) raise Interrupted: a fresh run folder and a half-prepared
+    cache entry are removed on the way out, as for Ctrl-C, instead of SIGTERM's default death that
+    leaves both behind. The training loop installs its own handlers meanwhile (a clean stop at the
+    next step: seqlab/engine/signals.py)."""
+    def handle(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handle)
+        except ValueError:  # not the main thread: leave signals alone
+            break
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stopped_line(stop: Interrupted, run_dir: Path | None) -> str:
+    """What a run stopped by a signal outside its training loop says."""
+    from seqlab.runs.folder import last_checkpoint_step
+
+    step = last_checkpoint_step(run_dir) if run_dir is not None else None
+    if step is not None:
+        return f"stopped by {stop.name}; its last checkpoint is step {step}: continue with: seqlab resume {run_dir}"
+    return f"stopped by {stop.name} before the run's first checkpoint (a fresh run folder is removed)"
+
+
 def run_callbacks(cfg: Any) -> list:
     """A run's observers: the default ones, then one tracker per entry of the config's `logger`
     group (built before any data loads, so a bad logger setting fails at once)."""
@@ -53,6 +102,49 @@ def run_callbacks(cfg: Any) -> list:
     from seqlab.tracking import build_trackers
 
     return [*default_callbacks(), *build_trackers(cfg)]
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+# Where each tracker writes, and how to look at it: one line at the start of a run.
+TRACKER_PLACES = {
+    "tensorboard": lambda c, run: (f"tensorboard: event files in {run / c.log_dir}; "
+                                   f"view them with: tensorboard --logdir {run / c.log_dir}"),
+    "mlflow": lambda c, run: (f"mlflow: this run goes to {c.tracking_uri}; "
+                              f"view it with: mlflow ui --backend-store-uri {c.tracking_uri}"),
+    "wandb": lambda c, run: f"wandb ({c.mode}): the run's files in {run / 'wandb'}",
+}
+
+
+def start_lines(cfg: Any, run_dir: Path) -> None:
+    """Said once before training, on stderr and in train.log: the processes a run trains on
+    (a warning when a CPU run has more of them than cores) and where each tracker writes."""
+    from seqlab.engine.device import resolve_device
+
+    log = logging.getLogger("seqlab")
+    t = cfg.trainer
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        log.info(line)
+
+    if t.devices > 1:
+        say(f"{t.devices} processes train this run (DistributedDataParallel): global batch "
+            f"{t.batch_size * t.devices * t.grad_accum_steps} = batch_size {t.batch_size} × {t.devices} "
+            f"devices × {t.grad_accum_steps} grad_accum_steps")
+        cores = cpu_cores()
+        if resolve_device(cfg.device).type == "cpu" and t.devices > cores:
+            log.warning("trainer.devices=%d on %d CPU core(s): the processes share the cores, so each step "
+                        "is slower than on %d process(es)", t.devices, cores, cores)
+    for name, tracker in (cfg.get("logger") or {}).items():
+        if name in TRACKER_PLACES:
+            say(TRACKER_PLACES[name](tracker, Path(run_dir)))
 
 
 def train(cfg: Any, run_dir: Path) -> tuple[dict[str, Any] | None, int]:
@@ -63,6 +155,9 @@ def train(cfg: Any, run_dir: Path) -> tuple[dict[str, Any] | None, int]:
     from seqlab.launch.spawn import train_on_devices
 
     ctx = env_context()
+    callbacks = run_callbacks(cfg)  # first: a bad logger setting fails before anything is said
+    if ctx is None or ctx.is_main:
+        start_lines(cfg, run_dir)
     if ctx is not None:  # a submitit task joins here; torchrun ranks joined in join_outside_launcher
         from seqlab.engine.device import resolve_device
 
@@ -73,12 +168,12 @@ def train(cfg: Any, run_dir: Path) -> tuple[dict[str, Any] | None, int]:
         summary = run_dir / SUMMARY
         return (json.loads(summary.read_text()) if code == 0 and summary.exists() else None), code
     if ctx is None:
-        return Trainer(cfg, run_dir, callbacks=run_callbacks(cfg)).fit(), 0
+        return Trainer(cfg, run_dir, callbacks=callbacks).fit(), 0
     from seqlab.engine.distributed import destroy_process_group
     from seqlab.engine.trainer import TrainingStopped
 
     try:
-        summary = Trainer(cfg, run_dir, dist=ctx, callbacks=run_callbacks(cfg)).fit()
+        summary = Trainer(cfg, run_dir, dist=ctx, callbacks=callbacks).fit()
     except TrainingStopped:
         destroy_process_group(barrier=True)  # every rank stopped at the same step
         raise

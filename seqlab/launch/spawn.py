@@ -8,12 +8,17 @@ fresh temp folder, then watches them:
   each step to stop together, checkpoint, and exit 130/143, which the launcher returns.
 - A worker that dies (killed, crashed) ends the run: the others fail their next collective
   (or time out after trainer.dist_timeout_s), get a grace period, then are stopped; the
-  launcher prints one line naming the rank and exits 1. A worker whose launcher dies stops
-  at its next step.
+  launcher prints one line naming the rank (and the checkpoint to resume from, if there is
+  one), marks summary.json `failed` and exits 1. A worker whose launcher dies stops at its
+  next step.
+- The store's temp folder is removed when the launcher ends; one whose processes were all
+  killed (kill -9 leaves it) is reclaimed at the next start: every process of a run holds a
+  shared lock on the folder's owner file while it lives, so a folder nobody locks is stale.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 GRACE_S = 10.0  # how long the surviving ranks get to notice a dead peer and exit by themselves
+STORE_PREFIX, OWNER = "seqlab-dist-", "owner.lock"
 
 
 def train_on_devices(cfg: Any, run_dir: Path, devices: int) -> int:
@@ -32,7 +38,9 @@ def train_on_devices(cfg: Any, run_dir: Path, devices: int) -> int:
     from omegaconf import OmegaConf
 
     container = OmegaConf.to_container(cfg, resolve=True)
-    store = Path(tempfile.mkdtemp(prefix="seqlab-dist-"))
+    reclaim_stale_stores()
+    store = Path(tempfile.mkdtemp(prefix=STORE_PREFIX))
+    owner = hold_store(store)
     ctx = mp.get_context("spawn")
     workers = [ctx.Process(target=worker_main, name=f"rank {r}",
                            args=(container, str(run_dir), r, devices, f"file://{store}/store", os.getpid()))
@@ -42,12 +50,61 @@ def train_on_devices(cfg: Any, run_dir: Path, devices: int) -> int:
         with forward:
             for w in workers:
                 w.start()
-            return watch(workers, forward)
+            code, failure = watch(workers, forward, run_dir)
     finally:
         for w in workers:
             if w.is_alive():
                 w.kill()
         shutil.rmtree(store, ignore_errors=True)
+        os.close(owner)
+    if failure is not None:
+        record_failure(cfg, run_dir, failure)
+    return code
+
+
+def hold_store(store: Path) -> int:
+    """A shared lock on the store's owner file, held until the returned descriptor is closed (or
+    the process dies): while any process of the run lives, the store is not stale."""
+    fd = os.open(store / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def reclaim_stale_stores(root: Path | None = None) -> list[Path]:
+    """Remove this user's store folders that no live process holds (left by a launcher killed with
+    -9); folders without an owner file (another seqlab's) are left alone. Returns those removed."""
+    removed = []
+    for store in sorted(Path(root or tempfile.gettempdir()).glob(f"{STORE_PREFIX}*")):
+        try:
+            if store.is_symlink() or not store.is_dir() or store.stat().st_uid != os.getuid():
+                continue
+            fd = os.open(store / OWNER, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its run is alive
+            continue
+        else:
+            shutil.rmtree(store, ignore_errors=True)
+            removed.append(store)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def record_failure(cfg: Any, run_dir: Path, reason: str) -> None:
+    """summary.json `failed` for a run whose rank died (no rank lived to write one)."""
+    from seqlab.errors import RunWriteError
+    from seqlab.runs.folder import last_checkpoint_step
+    from seqlab.runs.writer import RunDir
+
+    summary = {"model": cfg.model.name, "task": cfg.task.name, "status": "failed", "error": reason,
+               "world_size": cfg.trainer.devices, "checkpoint_step": last_checkpoint_step(run_dir)}
+    try:
+        RunDir(run_dir).write_summary(summary)
+    except RunWriteError:  # the reason is on the console already
+        pass
 
 
 class SignalForwarder:
@@ -72,8 +129,9 @@ class SignalForwarder:
             signal.signal(sig, handler)
 
 
-def watch(workers: list, forward: SignalForwarder) -> int:
-    """Wait for the workers; a failed one ends the others. Returns the run's exit code."""
+def watch(workers: list, forward: SignalForwarder, run_dir: Path) -> tuple[int, str | None]:
+    """Wait for the workers; a failed one ends the others. Returns the run's exit code and, when
+    a rank failed, why (the line printed)."""
     failed_at = None
     while any(w.is_alive() for w in workers):
         time.sleep(0.1)
@@ -88,19 +146,28 @@ def watch(workers: list, forward: SignalForwarder) -> int:
     # The cause first: a rank killed by a signal, before the ones that then lost their peer.
     failed = sorted(((r, c) for r, c in enumerate(codes) if c not in (0, 2, 130, 143)), key=lambda rc: rc[1] > 0)
     if failed:
+        from seqlab.runs.folder import last_checkpoint_step
+
         rank, code = failed[0]
         why = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        print(f"error: rank {rank} of {len(workers)} {why}; the run stopped (its last checkpoint is "
-              f"intact: continue with seqlab resume)", file=sys.stderr)
-        return 1
-    return codes[0] if codes[0] else max(codes)
+        step = last_checkpoint_step(run_dir)
+        after = (f"; its last checkpoint, step {step}, is intact: continue with: seqlab resume {run_dir}"
+                 if step is not None else " before its first checkpoint: start it again")
+        message = f"rank {rank} of {len(workers)} {why}; the run stopped{after}"
+        print(f"error: {message}", file=sys.stderr)
+        return 1, message
+    return (codes[0] if codes[0] else max(codes)), None
 
 
 def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_method: str,
                 launcher_pid: int) -> None:
     """One rank: join the group, train, leave; exits with the run's code."""
+    from seqlab.launch.processes import signals_interrupt
+
     os.setpgrp()  # a terminal's Ctrl-C reaches the launcher only, which forwards it once
-    code = run_rank(container, Path(run_dir), rank, world_size, init_method, launcher_pid)
+    hold_store(Path(init_method.removeprefix("file://")).parent)  # released when this process ends
+    with signals_interrupt():  # a signal while the rank is set up: cleaned up like Ctrl-C
+        code = run_rank(container, Path(run_dir), rank, world_size, init_method, launcher_pid)
     sys.stdout.flush()
     sys.stderr.flush()
     # Straight out: the interpreter's teardown of gloo's threads can abort a finished rank.
@@ -117,7 +184,7 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
     from seqlab.engine.distributed import DistContext, destroy_process_group, init_process_group
     from seqlab.engine.trainer import Trainer, TrainingStopped
     from seqlab.errors import SeqlabError
-    from seqlab.launch.processes import run_callbacks
+    from seqlab.launch.processes import Interrupted, run_callbacks, stopped_line
 
     cfg = OmegaConf.create(container)
     ctx = DistContext(rank, world_size, rank if init_method else int(os.environ.get("LOCAL_RANK", rank)))
@@ -138,6 +205,10 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
     except TrainingStopped as stop:
         together = True  # the ranks agreed on the stop step
         return stop.exit_code
+    except KeyboardInterrupt as stop:  # a signal while the rank was set up (its data prepared)
+        if rank == 0 and isinstance(stop, Interrupted):
+            print(stopped_line(stop, run_dir), file=sys.stderr)
+        return getattr(stop, "exit_code", 130)
     except RuntimeError as err:  # torch.distributed's errors: a dead peer, a timed-out collective
         if launcher_pid is None:  # under seqlab's own launcher, it names the rank that failed
             print(f"error: rank {rank}: {str(err).strip().splitlines()[0]}", file=sys.stderr)

@@ -72,7 +72,12 @@ class ModelSpec:
     bounded_context: bool = False
     """Holds at most model.block_size positions."""
     recurrent: bool = False
-    """A recurrent LM whose scratch cells `seqlab gradients` can follow through time."""
+    """A recurrent LM whose hidden states `seqlab gradients` can follow through time (on its
+    scratch cells, or through its `trace`)."""
+    trace: str | None = None
+    """"module:function" (model, idx (B, T)) -> (logits (B, T, V), [h_1 .. h_T]): the top layer's
+    hidden states (B, H) as tensors of the autograd graph, for a recurrent family that is not
+    stepped on scratch cells; None: `seqlab gradients` steps its explicit_impl's scratch cells."""
     attention_maps: bool = False
     """Can return its attention weights (`seqlab attention`)."""
     explicit_impl: tuple[tuple[str, Any], ...] = ()

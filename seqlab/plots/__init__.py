@@ -49,3 +49,27 @@ def analysis_path(name: str) -> Path:
     import os
 
     return Path(os.environ.get("SEQLAB_OUTPUTS", "outputs")) / "analysis" / name
+
+
+def plain_number(value: float) -> str:
+    """A tick label anyone reads: 4, 0.5, 2.5, 300, 20k, 1.5M, 3G (never 4×10⁰)."""
+    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= scale:
+            scale = 1e3 if unit == "k" else scale
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.4g}" if abs(value) >= 1 else f"{value:.3g}"
+
+
+def plain_log_ticks(ax: Any) -> None:
+    """Plain numbers on an axes' logarithmic axes, where matplotlib would write 4×10⁰; which
+    ticks get a label stays matplotlib's choice (minor ones only on a short range)."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return plain_number(x) if super().__call__(x, pos) else ""
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(Plain())
+            axis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)))

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
+
+LN2 = math.log(2.0)
+
+
+def scored_per_char(records: list[dict[str, Any]]) -> bool:
+    """Whether the records' loss is per character: evaluations that scored as many tokens as
+    characters (val_bpc x ln 2 = val_loss; a BPE run's tokens hold several characters)."""
+    pairs = [(r["val_loss"], r["val_bpc"]) for r in records
+             if isinstance(r.get("val_loss"), int | float) and isinstance(r.get("val_bpc"), int | float)]
+    return bool(pairs) and all(abs(b * LN2 - v) <= 1e-6 * max(1.0, abs(v)) for v, b in pairs)
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -55,7 +66,7 @@ def plot_loss_curves(records: list[dict[str, Any]], path: Path, title: str = "")
         steps, losses = zip(*val)
         ax.plot(steps, losses, "o-", color="tab:orange", lw=1.8, ms=4, label="validation")
     ax.set_xlabel("step")
-    unit = "char" if any(r.get("val_bpc") is not None for r in records) else "token"  # bpc: char-level
+    unit = "char" if scored_per_char(records) else "token"
     ax.set_ylabel(f"cross-entropy (nats / {unit})")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)

@@ -12,7 +12,6 @@ and its pointers as they were.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -22,8 +21,16 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 
+from seqlab.data.saved import (
+    damaged,
+    json_or_none,
+    load_weights_into,
+    read_json,
+    read_tokenizer,
+    reading,
+)
 from seqlab.errors import RunWriteError, SeqlabError
 from seqlab.runs import CHECKPOINTS, CONFIG
 from seqlab.runs.atomic import atomic_write_json
@@ -109,10 +116,29 @@ def _prune(folder: Path, keep_last: int) -> None:
 
 
 def _read_pointer(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text())["dir"]
-    except (OSError, ValueError, KeyError):
+    """The step folder a pointer names, or None (missing or damaged: pruning keeps everything)."""
+    name = (json_or_none(path) or {}).get("dir")
+    return name if isinstance(name, str) else None
+
+
+def load_fix(folder: Path) -> str:
+    """What to do about a damaged file of the checkpoint in `folder` (read, not resumed)."""
+    return (f"this checkpoint cannot be loaded: use another step folder of the run (under "
+            f"{Path(folder).parent}), or train the run again")
+
+
+def _pointed(folder: Path, which: str) -> Path | None:
+    """The step folder `which`.json in a checkpoint/ folder names; None when there is no pointer."""
+    pointer = folder / f"{which}.json"
+    if not pointer.exists():
         return None
+    fix = f"name a step folder instead ({folder / 'step_N'}), or train the run again"
+    name = read_json(pointer, fix).get("dir")
+    if not isinstance(name, str) or not name:
+        raise damaged(pointer, "it names no step folder", fix)
+    if not (folder / name).is_dir():
+        raise damaged(pointer, f"it names '{name}', which is not there", fix)
+    return folder / name
 
 
 def resolve_checkpoint(path: Path, which: str = "last") -> Path:
@@ -128,42 +154,49 @@ def resolve_checkpoint(path: Path, which: str = "last") -> Path:
             f"with {WEIGHTS} and {META}); nothing was loaded"
         )
     folder = path / CHECKPOINTS if (path / CHECKPOINTS).is_dir() else path
-    name = _read_pointer(folder / f"{which}.json")
-    if name is None:
+    step = _pointed(folder, which)
+    if step is None:
         if folder is path and not (path / CONFIG).exists():
             raise SeqlabError(f"'{path}' is not a seqlab run folder (no config.yaml, no checkpoint/)")
         raise SeqlabError(f"run folder '{path}' has no {which} checkpoint (checkpoint/{which}.json)")
-    return folder / name
+    return step
 
 
 def load_checkpoint(path: Path, which: str = "last", device: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the model a checkpoint describes and load its weights (no pickle involved)."""
     from omegaconf import OmegaConf
 
-    from seqlab.data.tokenizers.char import CharVocab
     from seqlab.registry import build_model
 
     folder = resolve_checkpoint(path, which)
-    try:
-        meta = json.loads((folder / META).read_text())
-    except (OSError, ValueError) as err:
-        raise SeqlabError(f"checkpoint '{folder}': unreadable {META} ({err})") from None
+    meta, vocab = read_meta(folder, load_fix(folder))
+    with reading(folder / META, load_fix(folder)):
+        model_cfg = OmegaConf.create(dict(meta["config"]["model"]))
+    model = build_model(model_cfg, len(vocab))
+    load_weights(model, folder, device)
+    return Checkpoint(model.to(device), vocab, meta, folder)
+
+
+def read_meta(folder: Path, fix: str) -> tuple[dict[str, Any], Any]:
+    """A step folder's meta.json, checked for a format this seqlab reads, and its tokenizer."""
+    meta = read_json(folder / META, fix)
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise SeqlabError(
             f"checkpoint '{folder}' has format version {version}; this seqlab reads up to "
             f"{FORMAT_VERSION} (upgrade seqlab)"
         )
-    vocab = CharVocab.from_json(meta["vocab"])
-    model = build_model(OmegaConf.create(meta["config"]["model"]), len(vocab))
-    load_weights(model, folder, device)
-    return Checkpoint(model.to(device), vocab, meta, folder)
+    with reading(folder / META, fix):
+        vocab = read_tokenizer(meta["vocab"], folder / META, fix)
+    return meta, vocab
 
 
-def load_weights(model: torch.nn.Module, folder: Path, device: str | torch.device = "cpu") -> None:
+def load_weights(model: torch.nn.Module, folder: Path, device: str | torch.device = "cpu",
+                 fix: str | None = None) -> None:
     """Load a step folder's weights into `model`; a damaged file or a shape mismatch is one clear error."""
     try:
-        load_model(model, str(folder / WEIGHTS), strict=True, device=str(device))
-    except (SafetensorError, OSError, RuntimeError) as err:
+        load_weights_into(model, folder / WEIGHTS, fix or load_fix(folder), device)
+    except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise SeqlabError(f"checkpoint '{folder}': cannot load {WEIGHTS} ({first})") from None
+        raise SeqlabError(f"checkpoint '{folder}': {WEIGHTS} does not fit the model its {META} "
+                          f"describes ({first})") from None

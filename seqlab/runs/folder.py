@@ -8,13 +8,13 @@ chose) is never removed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from seqlab.data.saved import json_or_none
 from seqlab.errors import SeqlabError
 from seqlab.runs import CHECKPOINTS, HOLDS_A_RUN, LAST, TRAINED
 from seqlab.runs.lock import RunLock
@@ -23,8 +23,16 @@ _made: dict[Path, list[Path]] = {}  # folder this process made -> the folders ma
 
 
 def _cannot_create(path: Path, err: OSError) -> SeqlabError:
+    """Why `path` cannot be made, in words: a file or a broken symbolic link in its way, or the OS's reason."""
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    reason = f"'{blocker}' is a file" if blocker else err.strerror or str(err)
+    dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+    if blocker:
+        reason = f"'{blocker}' is a file"
+    elif dangling:
+        reason = (f"'{dangling}' is a symbolic link to '{os.readlink(dangling)}', which does not exist "
+                  "(create its target, or remove the link)")
+    else:
+        reason = err.strerror or str(err) or type(err).__name__
     return SeqlabError(f"cannot create run folder '{path}': {reason}")
 
 
@@ -125,10 +133,15 @@ def _remove_if_debris(key: Path) -> None:
     _made.pop(key, None)
 
 
+def last_checkpoint_step(folder: Path) -> int | None:
+    """The step of a run folder's last checkpoint, or None when it has none (or its pointer is damaged)."""
+    step = (json_or_none(Path(folder) / CHECKPOINTS / LAST) or {}).get("step")
+    return step if isinstance(step, int) else None
+
+
 def resume_hint(folder: Path) -> str:
     """How to continue after a failed write: the last good checkpoint and the resume command."""
-    try:
-        step = json.loads((Path(folder) / CHECKPOINTS / LAST).read_text())["step"]
-    except (OSError, ValueError, KeyError):
+    step = last_checkpoint_step(folder)
+    if step is None:
         return "; no checkpoint was saved, the run must start again" if Path(folder).is_dir() else ""
     return f"; the last good checkpoint is step {step}; once there is room: seqlab resume {folder}"

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from seqlab.data.saved import read_json, read_tensors, reading
 from seqlab.errors import SeqlabError
-from seqlab.runs.train_state import TrainState
+from seqlab.runs.train_state import TrainState, resume_fix
 
 TENSORS, OTHERS = "ranks.safetensors", "ranks.json"
 
@@ -51,14 +52,14 @@ def restore_rank_state(folder: Path, state: TrainState, rank: int, world_size: i
                           f"with trainer.devices={state.world_size} (each rank's data stream is its own)")
     if rank == 0:
         return
-    try:
-        tensors = load_file(str(folder / TENSORS))
-        others = json.loads((folder / OTHERS).read_text())[str(rank)]
-    except (OSError, ValueError, KeyError) as err:
-        raise SeqlabError(f"checkpoint '{folder}': no random state for rank {rank} ({err})") from None
-    torch.set_rng_state(tensors[f"{rank}.torch"])
-    data_rng.set_state(tensors[f"{rank}.data"])
-    kind, keys, *rest = others["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
-    version, internal, gauss = others["python"]
-    random.setstate((version, tuple(internal), gauss))
+    fix = resume_fix(folder)
+    tensors = read_tensors(folder / TENSORS, fix)
+    with reading(folder / TENSORS, fix):
+        torch.set_rng_state(tensors[f"{rank}.torch"])
+        data_rng.set_state(tensors[f"{rank}.data"])
+    others = read_json(folder / OTHERS, fix)
+    with reading(folder / OTHERS, fix):
+        kind, keys, *rest = others[str(rank)]["numpy"]
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+        version, internal, gauss = others[str(rank)]["python"]
+        random.setstate((version, tuple(internal), gauss))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqlab.data.saved import DamagedFileError, damaged, json_or_none, read_yaml
 from seqlab.errors import SeqlabError
 from seqlab.runs import CHECKPOINTS, CONFIG, FLOPS, HYDRA_RECORDS, LAST, METRICS, READABLE, SUMMARY
 
@@ -98,6 +99,16 @@ def require_run(path: Path) -> None:
         raise SeqlabError(f"'{path}' is not a run folder but holds {len(inside)} run(s); name one: {shown}")
 
 
+def recorded_overrides(path: Path) -> list[str]:
+    """The overrides a run was started with (.hydra/overrides.yaml); damage is one line naming it."""
+    file = Path(path) / HYDRA_RECORDS / "overrides.yaml"
+    fix = "it lists the overrides the run was started with: restore it, or start the run again"
+    overrides = read_yaml(file, fix) or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise damaged(file, "not a list of overrides", fix)
+    return overrides
+
+
 def _natural(path: Path) -> tuple:
     """Sweep subfolders 0_, 1_, ..., 10_ in numeric order."""
     head = path.name.split("_", 1)[0]
@@ -121,21 +132,19 @@ def load_run(path: Path, warn: Warn) -> Run:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    return json_or_none(path)
+
+
+def _yaml_or_none(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_yaml(path, "", dict)
+    except DamagedFileError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _read_config(path: Path, warn: Warn) -> dict[str, Any]:
-    import yaml
-
     for candidate in (path / CONFIG, path / HYDRA_RECORDS / CONFIG):
-        try:
-            data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
+        data = _yaml_or_none(candidate)
         if isinstance(data, dict):
             if candidate.parent != path:
                 warn(f"{path}: no config.yaml; using Hydra's unresolved .hydra/config.yaml")
@@ -202,12 +211,10 @@ def _fill_summary(summary: dict[str, Any], records: list[dict[str, Any]], path: 
 
 def _hydra_choices(path: Path) -> dict[str, Any]:
     """The preset names the run was composed from (gru_small, not gru), when Hydra recorded them."""
-    import yaml
-
+    data = _yaml_or_none(path / HYDRA_RECORDS / "hydra.yaml") or {}
     try:
-        data = yaml.safe_load((path / ".hydra" / "hydra.yaml").read_text(encoding="utf-8"))
         return dict(data["hydra"]["runtime"]["choices"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return {}
 
 

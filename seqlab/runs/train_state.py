@@ -6,7 +6,6 @@ resume is bit-exact on CPU and nothing is ever unpickled.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -14,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from seqlab.data.saved import check_tensors, read_json, read_tensors, reading
 from seqlab.errors import SeqlabError
 from seqlab.runs.atomic import atomic_write_json
 
@@ -66,37 +66,65 @@ def save_train_state(folder: Path, state: TrainState, optimizer: torch.optim.Opt
     })
 
 
+def resume_fix(folder: Path) -> str:
+    """What to do about a damaged file of the checkpoint a resume needs."""
+    run = Path(folder).parent.parent
+    return (f"seqlab resume needs it whole, and nothing was changed: restore it, or start a new run "
+            f"from this run's weights with trainer.init_from={run}")
+
+
+def check_resumable(folder: Path) -> None:
+    """Every file a resume reads from step folder `folder`, checked before anything is written:
+    the tensors' headers (a cut-off file fails here) and the JSON files (every rank's too)."""
+    from seqlab.runs.checkpoint import META, WEIGHTS
+
+    fix = resume_fix(folder)
+    present = {p.name for p in Path(folder).iterdir()}
+    for name in sorted({WEIGHTS, OPTIMIZER} | {n for n in present if n.endswith(".safetensors")}):
+        check_tensors(folder / name, fix)
+    for name in sorted({META, STATE} | {n for n in present if n.endswith(".json")}):
+        read_json(folder / name, fix)
+
+
 def load_train_state(folder: Path, optimizer: torch.optim.Optimizer,
                      data_rng: torch.Generator) -> TrainState:
     """Restore the optimiser and every RNG stream from a checkpoint folder; returns the counters."""
+    fix = resume_fix(folder)
+    tensors = read_tensors(folder / OPTIMIZER, fix)
+    meta = read_json(folder / STATE, fix)
+    with reading(folder / STATE, fix):
+        slots = _optimizer_slots(tensors, meta["scalars"])
+        groups, numpy_state, python_state = meta["param_groups"], meta["rng_numpy"], meta["rng_python"]
+        saved = dict(meta["state"])
     try:
-        tensors = load_file(str(folder / OPTIMIZER))
-        meta = json.loads((folder / STATE).read_text())
-    except (OSError, ValueError) as err:
-        raise SeqlabError(f"checkpoint '{folder}' cannot be resumed: no readable optimizer state ({err})") from None
+        optimizer.load_state_dict({"state": slots, "param_groups": groups})
+    except (ValueError, KeyError) as err:
+        raise SeqlabError(f"checkpoint '{folder}': optimizer state does not fit this model ({err})") from None
+    with reading(folder / OPTIMIZER, fix):
+        torch.set_rng_state(tensors["rng.torch"])
+        data_rng.set_state(tensors["rng.data"])
+    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    with reading(folder / STATE, fix):
+        kind, keys, *rest = numpy_state
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+        version, internal, gauss = python_state
+        random.setstate((version, tuple(internal), gauss))
+    known = {f.name for f in fields(TrainState)}
+    if "wall_time_s" in saved:  # checkpoints of format 1 named it so
+        saved.setdefault("wall_s", saved.pop("wall_time_s"))
+    return TrainState(**{k: v for k, v in saved.items() if k in known})
+
+
+def _optimizer_slots(tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The optimiser's per-parameter state from its tensors (`state.<i>.<name>`) and scalars."""
     slots: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("state."):
             _, i, name = key.split(".", 2)
             slots.setdefault(int(i), {})[name] = value
-    for key, value in meta["scalars"].items():
+    for key, value in scalars.items():
         i, name = key.split(".", 1)
         slots.setdefault(int(i), {})[name] = value
-    try:
-        optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
-    except (ValueError, KeyError) as err:
-        raise SeqlabError(f"checkpoint '{folder}': optimizer state does not fit this model ({err})") from None
-    torch.set_rng_state(tensors["rng.torch"])
-    data_rng.set_state(tensors["rng.data"])
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
-    kind, keys, *rest = meta["rng_numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
-    version, internal, gauss = meta["rng_python"]
-    random.setstate((version, tuple(internal), gauss))
-    known = {f.name for f in fields(TrainState)}
-    saved = dict(meta["state"])
-    if "wall_time_s" in saved:  # checkpoints of format 1 named it so
-        saved.setdefault("wall_s", saved.pop("wall_time_s"))
-    return TrainState(**{k: v for k, v in saved.items() if k in known})
+    return slots

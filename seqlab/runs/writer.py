@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from seqlab.data.saved import reading
 from seqlab.errors import RunWriteError
 from seqlab.runs import (
     CHECKPOINTS,
@@ -121,12 +122,16 @@ class RunDir:
             raise
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """Every parseable record of metrics.jsonl (a torn last line is skipped)."""
+        """Every parseable record of metrics.jsonl (a torn last line, or one without a step, is skipped)."""
         records = []
         if self.metrics.exists():
-            for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            with reading(self.metrics, "move it aside to resume without the earlier records"):
+                text = self.metrics.read_text(encoding="utf-8", errors="replace")
+            for line in text.splitlines():
                 try:
-                    records.append(json.loads(line))
+                    record = json.loads(line)
                 except ValueError:
                     continue
+                if isinstance(record, dict) and isinstance(record.get("step"), int):
+                    records.append(record)
         return records

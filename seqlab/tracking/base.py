@@ -3,7 +3,8 @@ that keeps a tracker harmless: the run folder stays the source of truth."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from seqlab.engine.callbacks import Callback
@@ -26,6 +27,8 @@ class Tracker(Callback):
     """The logger's name in conf/logger/ (`logger=[NAME]`)."""
     package: ClassVar[str]
     """The Python package it needs, named in the warning when it is missing."""
+    loggers: ClassVar[tuple[str, ...]] = ()
+    """The loggers its package writes to the console on its own (kept to train.log instead)."""
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -45,6 +48,7 @@ class Tracker(Callback):
 
     def on_fit_start(self, trainer: Any) -> None:
         self._guard(self.start, trainer)
+        keep_off_console(self.loggers)  # its package is imported by now (and has set up its loggers)
 
     def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
         self._guard(self.log, trainer, record)
@@ -76,3 +80,15 @@ class Tracker(Callback):
 
     def close(self) -> None:
         """Release what the tracker holds after a failure (best effort, never raises)."""
+
+
+def keep_off_console(names: Iterable[str]) -> None:
+    """Libraries that log to the terminal on their own (MLflow's background uploads print an
+    ERROR line per failed batch): their loggers write to the run's train.log instead (the root
+    logger's file handlers), or nowhere when there is none. A tracker's failure reaches the
+    console once, as the warning of `Tracker.off`."""
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = list(files) or [logging.NullHandler()]
+        logger.propagate = False

@@ -42,6 +42,7 @@ def default_artifact_root(tracking_uri: str) -> str | None:
 class MLflowTracker(Tracker):
     name = "mlflow"
     package = "mlflow"
+    loggers = ("mlflow", "alembic", "sqlalchemy.engine", "huey", "urllib3")
 
     client: Any = None
     run_id: str | None = None

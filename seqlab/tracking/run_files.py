@@ -7,7 +7,6 @@ the same tracker run without logging a step twice.
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 from functools import lru_cache
@@ -16,6 +15,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from seqlab.data.saved import damaged, read_json
 from seqlab.runs import SHOWN, sample_block
 from seqlab.runs.atomic import atomic_write_json
 from seqlab.runs.reader import flatten
@@ -66,19 +66,24 @@ def experiment_name(cfg: Any, configured: str | None) -> str:
     return configured or cfg.get("experiment") or "seqlab"
 
 
+STATE_FIX = "delete it to go on without it (each tracker then starts a new run of its own)"
+
+
+def _all_states(run_path: Path) -> dict[str, Any]:
+    """trackers.json ({} when there is none yet); damage is one line naming it (seqlab/data/saved.py)."""
+    path = run_path / STATE_FILE
+    return read_json(path, STATE_FIX) if path.exists() else {}
+
+
 def load_state(run_path: Path, tracker: str) -> dict[str, Any]:
     """What `tracker` saved about this run ({} for a fresh run)."""
-    try:
-        return json.loads((run_path / STATE_FILE).read_text(encoding="utf-8")).get(tracker, {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    state = _all_states(run_path).get(tracker, {})
+    if not isinstance(state, dict):
+        raise damaged(run_path / STATE_FILE, f"its {tracker!r} entry is not a JSON object", STATE_FIX)
+    return state
 
 
 def save_state(run_path: Path, tracker: str, state: dict[str, Any]) -> None:
-    path = run_path / STATE_FILE
-    try:
-        everything = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        everything = {}
+    everything = _all_states(run_path)
     everything[tracker] = state
-    atomic_write_json(path, everything)
+    atomic_write_json(run_path / STATE_FILE, everything)

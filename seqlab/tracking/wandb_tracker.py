@@ -34,6 +34,7 @@ MODES = ("offline", "online", "disabled")
 class WandbTracker(Tracker):
     name = "wandb"
     package = "wandb"
+    loggers = ("wandb",)
 
     run: Any = None
 

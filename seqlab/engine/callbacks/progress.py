@@ -3,11 +3,18 @@
 The line must fit an 80-column terminal whole: the counter and the ETA never shrink (they are
 what a glance looks for), the bar takes what is left, and on a narrow terminal the stats
 switch to a compact form ("131.5k tok/s") instead of being cut.
+
+When stderr is no terminal (`seqlab train ... > log 2>&1`, a batch job) there is no live line:
+each log step prints one plain line instead, `step 200/2000 | loss 1.5234 | val 1.6012 |
+48,120 tok/s | MFU 3.1% | eta 0:21`; train.log gets that line at every log step either way.
+A line that holds a path (the run folder, the resume command) is never broken by rich: a
+terminal may wrap it on screen, but it copies whole.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -16,6 +23,7 @@ from rich.table import Column
 from rich.text import Text
 
 from seqlab.engine.callbacks import Callback
+from seqlab.runs import TRAIN_LOG
 
 if TYPE_CHECKING:
     from seqlab.engine.trainer import Trainer
@@ -24,10 +32,16 @@ WIDE = 100  # terminals at least this wide get the long form of the stats
 
 
 class TrainProgress:
-    """step / max, train loss, last val loss, tokens/s, MFU and ETA; silent when disabled."""
+    """step / max, train loss, last val loss, tokens/s, MFU and ETA; silent when disabled.
+
+    On a terminal (or in Jupyter) a live rich line; elsewhere (`plain`) none: the log steps'
+    plain lines (`plain_line`) stand for it."""
 
     def __init__(self, total: int, enabled: bool = True, console: Console | None = None) -> None:
-        self.enabled = enabled
+        self.enabled, self.total = enabled, total
+        console = console or Console(stderr=True)
+        self.plain = not (console.is_terminal or console.is_jupyter)
+        self._started_at, self._first_step = time.perf_counter(), 0
         counter = len(f"{total}/{total}")
         self._progress = Progress(
             TextColumn("[bold]train"),
@@ -35,12 +49,15 @@ class TrainProgress:
             MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=counter)),
             TextColumn("{task.fields[stats]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
             TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
-            console=console or Console(stderr=True), transient=False,
+            console=console, transient=False,
         )
         self._task = self._progress.add_task("train", total=total, stats="")
 
-    def start(self) -> None:
-        if self.enabled:
+    def start(self, step: int = 0) -> None:
+        """Start the clock of the ETA at `step` (a resumed run's first step) and the live line."""
+        self._started_at, self._first_step = time.perf_counter(), step
+        if self.enabled and not self.plain:
+            self._progress.update(self._task, completed=step)
             self._progress.start()
             self._running = True
 
@@ -67,8 +84,24 @@ class TrainProgress:
         self._progress.update(self._task, completed=step, stats=stats)
 
     def print(self, message: str) -> None:
+        """One line (rich markup) above the live line; never broken into two by rich."""
         if self.enabled:
-            self._progress.console.print(message)
+            self._progress.console.print(message, soft_wrap=True)
+
+    def eta(self, step: int) -> str:
+        """Time left at this run's pace so far (evaluations included): 0:21, or 1:02:03."""
+        done = step - self._first_step
+        if done <= 0:
+            return "?"
+        left = round((time.perf_counter() - self._started_at) / done * max(self.total - step, 0))
+        hours, rest = divmod(left, 3600)
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+    def plain_line(self, step: int, train_loss: float | None, val_loss: float | None,
+                   tokens_per_s: float, mfu: float | None = None) -> str:
+        """'step 200/2000 | loss 1.5234 | val 1.6012 | 48,120 tok/s | MFU 3.1% | eta 0:21'"""
+        stats = format_stats(train_loss, val_loss, tokens_per_s, mfu)
+        return f"step {step}/{self.total} | {stats} | eta {self.eta(step)}"
 
 
 def format_stats(train_loss: float | None, val_loss: float | None, tokens_per_s: float,
@@ -91,33 +124,63 @@ class ProgressDisplay(Callback):
     rank_zero_only = True
     critical = False
 
+    _handler: logging.Handler | None = None
+
     def on_fit_start(self, trainer: Trainer) -> None:
+        log = logging.getLogger("seqlab")
+        if not log.hasHandlers():  # a spawned rank 0 has no job logging: train.log gets its lines anyway
+            self._handler = logging.FileHandler(trainer.run.path / TRAIN_LOG, encoding="utf-8")
+            self._handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
+            self._level = log.level
+            log.addHandler(self._handler)
+            log.setLevel(logging.INFO)
         s, cfg = trainer.state, trainer.cfg
         resumed = f", resumed at step {s.step}" if s.step else ""
-        trainer.progress.start()
+        world = trainer.dist.world_size
+        ranks = f" × {world} processes" if world > 1 else ""
+        trainer.progress.start(s.step)
         trainer.print(f"[bold]{cfg.model.name}[/] on [bold]{cfg.task.name}[/]: {trainer.params:,} parameters, "
-                      f"device {trainer.device}{resumed}, run folder {trainer.run.path}")
+                      f"device {trainer.device}{ranks}{resumed}, run folder {trainer.run.path}")
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         last_eval = trainer.state.last_eval or {}
-        trainer.progress.update(trainer.state.step, record["train_loss"], last_eval.get("val_loss"),
-                                record["tokens_per_s"], record.get("mfu"))
+        progress, step = trainer.progress, trainer.state.step
+        numbers = (record["train_loss"], last_eval.get("val_loss"), record["tokens_per_s"], record.get("mfu"))
+        line = progress.plain_line(step, *numbers)
+        logging.getLogger("seqlab").info(line)  # train.log, terminal or not
+        if progress.plain:
+            trainer.print(line)
+        else:
+            progress.update(step, *numbers)
 
     def on_train_end(self, trainer: Trainer, status: str) -> None:
         trainer.progress.stop()  # the bar's last state first, then the run's last lines
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
-        line = final_line(summary, trainer.task.headline, str(trainer.run.path))
-        trainer.print(line)
-        logging.getLogger("seqlab").info(Text.from_markup(line).plain)  # train.log keeps the outcome too
+        """The outcome, then what to do next; on the console and in train.log."""
+        lines = [final_line(summary, trainer.task.headline, str(trainer.run.path))]
         status, step = summary["status"], summary["steps"]
+        if summary.get("stop_reason") == "early_stop":
+            lines.append(f"stopped early at step {step}: val loss did not improve in "
+                         f"{trainer.tcfg.early_stop_patience} evaluation(s) in a row "
+                         f"(best {summary['best_val_loss']:.4f}, kept as checkpoint/best.json)")
         if status == "diverged":
-            trainer.print(f"[red]diverged at step {step}: the last good checkpoint is in {trainer.run.checkpoints}")
+            lines.append(f"[red]diverged at step {step}: the last good checkpoint is in {trainer.run.checkpoints}")
         if status == "interrupted":
-            trainer.print(f"stopped at step {step}; continue with: seqlab resume {trainer.run.path}")
+            lines.append(f"stopped at step {step}; continue with: seqlab resume {trainer.run.path}" if step else
+                         "stopped before its first step: there is nothing to resume; train it again")
+        for line in lines:
+            trainer.print(line)
+            logging.getLogger("seqlab").info(Text.from_markup(line).plain)  # train.log keeps the outcome too
 
     def teardown(self, trainer: Trainer) -> None:
         trainer.progress.stop()
+        if self._handler is not None:
+            log = logging.getLogger("seqlab")
+            log.removeHandler(self._handler)
+            log.setLevel(self._level)
+            self._handler.close()
+            self._handler = None
 
 
 HEADLINES = {"val_seq_acc": "exact", "val_acc": "accuracy"}

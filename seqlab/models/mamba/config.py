@@ -1,7 +1,5 @@
 """Schema of the Mamba-2 language model."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from seqlab.models.spec import ModelConfig

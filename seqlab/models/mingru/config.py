@@ -1,7 +1,5 @@
 """Schemas of the minGRU and minLSTM language models."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from seqlab.models.spec import ModelConfig

@@ -1,4 +1,5 @@
-"""The decoder-only transformer (nanoGPT-style, with the course's switches).
+"""The decoder-only transformer (nanoGPT-style, with the course's switches and the modern
+recipe's: RoPE, RMSNorm, SwiGLU, no biases; conf/model/llama.yaml sets them together).
 
 model.py: blocks, attention (sdpa or manual), KV-cached generation; config.py: its schema;
 flops.py: its analytic FLOP model.
@@ -10,7 +11,8 @@ from seqlab.models.transformer.config import TransformerConfig
 SPECS = {
     "transformer": ModelSpec(
         TransformerConfig, "seqlab.models.transformer.model:build_transformer",
-        "nanoGPT-style decoder-only transformer; attention=sdpa|manual, KV-cached generation",
+        "nanoGPT-style decoder-only transformer, KV-cached; attention=sdpa|manual; Llama's "
+        "rope, rmsnorm, swiglu as switches",
         serves=(*TASK_KINDS, "mlm"),  # causal=false reads both sides: masked-token modelling
         bounded_context=True, attention_maps=True, explicit_impl=(("attention", "manual"),),
         flops=FlopModel("seqlab.models.transformer.flops:transformer_flops", ("n_embd",), "n_layer",

@@ -4,6 +4,9 @@ The seed's model: token + position embedding -> blocks of causal self-attention 
 MLP -> final LayerNorm -> a head tied to the token embedding (1 layer, 128 wide, 4 heads,
 block 100: 222,592 parameters for a 92-character vocabulary).
 
+The modern recipe (Llama; "Transformer++") is a set of switches on the same blocks:
+pos_encoding=rope, norm_layer=rmsnorm, activation=swiglu, bias=false (conf/model/llama.yaml).
+
 Like every seqlab model, `forward(idx, state)` returns `(logits, state)`; here the state
 is a `KVCache`, so generation feeds one new token at a time and never re-runs the prefix.
 """
@@ -77,11 +80,14 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(cfg.dropout)
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, need_weights: bool = False
-                ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, need_weights: bool = False,
+                rope: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+        """`rope`: (T, hs/2) cos and sin of the new tokens' positions; cached keys are already rotated."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, nh, S, hs), S = Tc + T
         S = k.size(2)
@@ -104,7 +110,7 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y)), (k, v), att
 
 
-ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "swiglu": nn.SiLU}  # swiglu: SiLU on the gate branch
 
 
 def ff_width(cfg: Any) -> int:
@@ -113,38 +119,58 @@ def ff_width(cfg: Any) -> int:
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: widen to d_ff (4x by default), GELU or ReLU, project back."""
+    """Position-wise feed-forward: widen to d_ff (4x by default), GELU or ReLU, project back;
+    or SwiGLU (Shazeer 2020, Llama): W2(silu(W1 x) * W3 x) with W1 = c_fc, W3 = c_up, W2 = c_proj."""
 
     def __init__(self, cfg: Any) -> None:
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, ff_width(cfg), bias=cfg.bias)
+        self.c_up = nn.Linear(cfg.n_embd, ff_width(cfg), bias=cfg.bias) if cfg.activation == "swiglu" else None
         self.act = ACTIVATIONS[cfg.activation]()
         self.c_proj = nn.Linear(ff_width(cfg), cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+        h = self.act(self.c_fc(x))  # (B, T, d_ff)
+        if self.c_up is not None:
+            h = h * self.c_up(x)  # SwiGLU: the SiLU branch gates a linear one
+        return self.dropout(self.c_proj(h))
+
+
+RMS_EPS = 1e-5  # LayerNorm's default eps; Llama 2 and 3 use the same for RMSNorm
+
+
+def norm_layer(cfg: Any) -> str:
+    """model.norm_layer; a config saved before the field existed means LayerNorm."""
+    return getattr(cfg, "norm_layer", "layernorm")
+
+
+def make_norm(cfg: Any) -> nn.Module:
+    """The norm `norm_layer` names: LayerNorm (with a bias unless bias=false) or RMSNorm (never one)."""
+    if norm_layer(cfg) == "rmsnorm":
+        return nn.RMSNorm(cfg.n_embd, eps=RMS_EPS)  # x / sqrt(mean(x²) + eps) * weight
+    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
 
 
 class Block(nn.Module):
-    """Attention then MLP, each with a residual connection; LayerNorm before (pre) or after (post)."""
+    """Attention then MLP, each with a residual connection; a norm before (pre) or after (post)."""
 
     def __init__(self, cfg: Any) -> None:
         super().__init__()
         self.pre = cfg.norm == "pre"
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_1 = make_norm(cfg)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_2 = make_norm(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, need_weights: bool = False
-                ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, need_weights: bool = False,
+                rope: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
         if self.pre:  # GPT-2: the residual stream itself is never normalised
-            a, kv, att = self.attn(self.ln_1(x), past, need_weights)
+            a, kv, att = self.attn(self.ln_1(x), past, need_weights, rope)
             x = x + a
             x = x + self.mlp(self.ln_2(x))
         else:  # Vaswani et al.: Add & Norm
-            a, kv, att = self.attn(x, past, need_weights)
+            a, kv, att = self.attn(x, past, need_weights, rope)
             x = self.ln_1(x + a)
             x = self.ln_2(x + self.mlp(x))
         return x, kv, att
@@ -166,6 +192,29 @@ class SinusoidalPositions(nn.Module):
         return self.pe[pos]  # (T, C)
 
 
+class Rotary(nn.Module):
+    """RoPE (Su et al. 2021): at position p, each pair (i, i + hs/2) of a head's q and k turns by
+    the angle p * 10000^(-2i/hs), so q_m . k_n depends on m - n alone (the GPT-NeoX/Llama-HF
+    half split; Meta's interleaved pairs are the same up to a fixed permutation of the head)."""
+
+    def __init__(self, head_size: int, block_size: int, base: float = 10000.0) -> None:
+        super().__init__()
+        freq = base ** (-torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)  # (hs/2,)
+        angle = torch.arange(block_size, dtype=torch.float32)[:, None] * freq  # (block, hs/2)
+        self.register_buffer("cos", angle.cos(), persistent=False)  # not weights: kept out of checkpoints
+        self.register_buffer("sin", angle.sin(), persistent=False)
+
+    def forward(self, start: int, T: int) -> tuple[Tensor, Tensor]:
+        return self.cos[start:start + T], self.sin[start:start + T]  # (T, hs/2) each
+
+
+def apply_rope(x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+    """(B, nh, T, hs) queries or keys rotated: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos)."""
+    cos, sin = (t.to(x.dtype) for t in rope)  # (T, hs/2): stay in x's dtype under autocast
+    x1, x2 = x.chunk(2, dim=-1)  # (B, nh, T, hs/2) each
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
 def embedding_scale(cfg: Any) -> float:
     """Fixed sinusoids have unit amplitude and would drown N(0, 0.02) token embeddings:
     with them, scale the embeddings by sqrt(n_embd), as Vaswani et al. do."""
@@ -173,7 +222,7 @@ def embedding_scale(cfg: Any) -> float:
 
 
 def position_table(cfg: Any) -> nn.Module | None:
-    """The position encoding `cfg.pos_encoding` names: a learned table, fixed sinusoids or none."""
+    """The position table `cfg.pos_encoding` names: learned or fixed sinusoids; None for none and rope."""
     if cfg.pos_encoding == "learned":
         return nn.Embedding(cfg.block_size, cfg.n_embd)
     if cfg.pos_encoding == "sinusoidal":
@@ -181,8 +230,15 @@ def position_table(cfg: Any) -> nn.Module | None:
     return None
 
 
-def check_config(cfg: Any) -> None:
-    """Reject settings no transformer can have, with one line naming the key."""
+CHOICES = {"attention": ("sdpa", "manual"), "pos_encoding": ("learned", "sinusoidal", "none", "rope"),
+           "norm": ("pre", "post"), "norm_layer": ("layernorm", "rmsnorm"), "activation": tuple(ACTIVATIONS)}
+DECODER_ONLY = {"pos_encoding": "rope", "norm_layer": "rmsnorm", "activation": "swiglu"}
+"""Values only the decoder-only transformer implements (and its FLOP model counts)."""
+
+
+def check_config(cfg: Any, decoder_only: bool = False) -> None:
+    """Reject settings no transformer can have, with one line naming the key. The encoder and
+    the encoder-decoder (decoder_only=False) refuse rope, rmsnorm and swiglu."""
     for key in ("n_layer", "n_head", "n_embd", "block_size"):
         if getattr(cfg, key) < 1:
             raise SeqlabError(f"model.{key} must be positive, got {getattr(cfg, key)}")
@@ -192,14 +248,20 @@ def check_config(cfg: Any) -> None:
         raise SeqlabError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.d_ff is not None and cfg.d_ff < 1:
         raise SeqlabError(f"model.d_ff must be positive (or null for 4 * n_embd), got {cfg.d_ff}")
-    for key, known in (("attention", ("sdpa", "manual")), ("pos_encoding", ("learned", "sinusoidal", "none")),
-                       ("norm", ("pre", "post")), ("activation", tuple(ACTIVATIONS))):
-        if getattr(cfg, key) not in known:
-            raise SeqlabError(f"model.{key} must be one of {', '.join(known)}; got '{getattr(cfg, key)}'")
+    for key, known in CHOICES.items():
+        value = norm_layer(cfg) if key == "norm_layer" else getattr(cfg, key)
+        known = tuple(k for k in known if decoder_only or k != DECODER_ONLY.get(key))
+        if value not in known:
+            only = " (the decoder-only transformer's: model=transformer or model=llama)" \
+                if value == DECODER_ONLY.get(key) else ""
+            raise SeqlabError(f"model.{key} must be one of {', '.join(known)}; got '{value}'{only}")
+    if cfg.pos_encoding == "rope" and (cfg.n_embd // cfg.n_head) % 2:
+        raise SeqlabError(f"model.pos_encoding=rope rotates pairs: the head size n_embd / n_head "
+                          f"({cfg.n_embd // cfg.n_head}) must be even")
 
 
 class TransformerLM(nn.Module):
-    """Token (+ position) embedding -> blocks -> LayerNorm -> head (tied unless tie_head=false).
+    """Token (+ position) embedding -> blocks -> final norm -> head (tied unless tie_head=false).
 
     Decoding past block_size: positions are absolute (0..block_size-1), so the cache cannot
     slide one token at a time. When a new token would make the context longer than
@@ -208,26 +270,22 @@ class TransformerLM(nn.Module):
     block_size // 2 new tokens); decoding then goes on one token at a time until the
     context is full again. `forward` without a state on more than block_size tokens
     follows the same policy, so every token's logits are those of `model(context)` on
-    the context this policy gives it, however the tokens are split across calls.
+    the context this policy gives it, however the tokens are split across calls. RoPE keeps
+    the policy: after a re-prefill the kept tokens sit at positions 0.. again, which changes
+    no score (they depend on offsets only) and keeps cached == uncached decoding.
     """
 
     def __init__(self, cfg: Any, vocab_size: int) -> None:
         super().__init__()
-        check_config(cfg)
+        check_config(cfg, decoder_only=True)
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.n_embd)
-        # Fixed sinusoids have amplitude 1 and would drown N(0, 0.02) token embeddings:
-        # scale those by sqrt(n_embd), as Vaswani et al. do.
-        self.embed_scale = math.sqrt(cfg.n_embd) if cfg.pos_encoding == "sinusoidal" else 1.0
-        if cfg.pos_encoding == "learned":
-            self.position_embedding = nn.Embedding(cfg.block_size, cfg.n_embd)
-        elif cfg.pos_encoding == "sinusoidal":
-            self.position_embedding = SinusoidalPositions(cfg.block_size, cfg.n_embd)
-        else:
-            self.position_embedding = None  # order comes from the causal mask alone
+        # none and rope: no table (order from the causal mask alone, or from rotating q and k)
+        self.embed_scale, self.position_embedding = embedding_scale(cfg), position_table(cfg)
+        self.rotary = Rotary(cfg.n_embd // cfg.n_head, cfg.block_size) if cfg.pos_encoding == "rope" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
-        self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_f = make_norm(cfg)
         self.lm_head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
         if cfg.tie_head:
             self.lm_head.weight = self.token_embedding.weight  # weight tying (Press & Wolf 2017)
@@ -266,10 +324,11 @@ class TransformerLM(nn.Module):
             pos = torch.arange(start, start + idx.size(1), device=idx.device)  # (T,)
             x = x + self.position_embedding(pos)  # (T, C) broadcast over B
         x = self.drop(x)
+        rope = self.rotary(start, idx.size(1)) if self.rotary is not None else None  # (T, hs/2) cos, sin
         ks, vs, maps = [], [], []
         for i, block in enumerate(self.blocks):
             past = (cache.k[i], cache.v[i]) if cache is not None else None
-            x, (k, v), att = block(x, past, need_weights)
+            x, (k, v), att = block(x, past, need_weights, rope)
             ks.append(k)
             vs.append(v)
             maps.append(att)
