@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.errors import SeqlabError
-from seqlab.models.mingru.model import CausalConv1d
+from seqlab.models.stack import CausalConv1d, StackLM
 
 Tensor = torch.Tensor
 LayerState = tuple[Tensor, Tensor]  # (SSM state (B, nh, P, N), conv tail (B, K-1, conv width))
@@ -165,29 +165,14 @@ def check_config(cfg: Any) -> None:
         raise SeqlabError(f"model.scan must be one of {', '.join(SCANS)}; got '{cfg.scan}'")
 
 
-class MambaLM(nn.Module):
+class MambaLM(StackLM):
     """Embedding -> MambaBlocks -> RMSNorm -> tied head; state: one LayerState per layer."""
 
     def __init__(self, cfg: Any, vocab_size: int) -> None:
-        super().__init__()
         check_config(cfg)
-        self.wte = nn.Embedding(vocab_size, cfg.n_embd)
-        nn.init.normal_(self.wte.weight, std=0.02)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(MambaBlock(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = nn.RMSNorm(cfg.n_embd, eps=1e-5)
-        self.head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
-        self.head.weight = self.wte.weight
-
-    def forward(self, idx: Tensor, state: list[LayerState] | None = None
-                ) -> tuple[Tensor, list[LayerState]]:
-        x = self.drop(self.wte(idx))  # (B, T, C)
-        state = state if state is not None else [None] * len(self.blocks)
-        new_state = []
-        for block, s in zip(self.blocks, state):
-            x, s = block(x, s)
-            new_state.append(s)
-        return self.head(self.norm_f(x)), new_state  # (B, T, V)
+        super().__init__(vocab_size, cfg.n_embd, cfg.dropout,
+                         lambda: nn.ModuleList(MambaBlock(cfg) for _ in range(cfg.n_layer)),
+                         lambda: nn.RMSNorm(cfg.n_embd, eps=1e-5))
 
 
 def build_mamba(cfg: Any, vocab_size: int) -> MambaLM:

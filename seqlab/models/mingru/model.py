@@ -32,6 +32,7 @@ from torch import nn
 
 from seqlab.errors import SeqlabError
 from seqlab.models.mingru.scan import chunked_scan
+from seqlab.models.stack import CausalConv1d, StackLM
 
 Tensor = torch.Tensor
 LayerState = tuple[Tensor, Tensor | None]  # (h (B, H), conv tail (B, K-1, C) or None)
@@ -132,22 +133,6 @@ class MinLSTM(MinRNN):
         return -F.softplus(d), -F.softplus(-d) + log_g(k_h)
 
 
-class CausalConv1d(nn.Module):
-    """Depthwise conv over time where y_t sees x_{t-K+1..t}; the last K-1 inputs are its state."""
-
-    def __init__(self, channels: int, kernel: int) -> None:
-        super().__init__()
-        self.kernel = kernel
-        self.conv = nn.Conv1d(channels, channels, kernel, groups=channels)
-
-    def forward(self, x: Tensor, tail: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        B, T, C = x.shape
-        tail = x.new_zeros(B, self.kernel - 1, C) if tail is None else tail.to(x.dtype)
-        u = torch.cat([tail, x], dim=1)  # (B, K-1+T, C)
-        y = self.conv(u.transpose(1, 2)).transpose(1, 2)  # (B, T, C)
-        return y, u[:, T:].clone()  # the new tail (B, K-1, C), apart from u
-
-
 class MLP(nn.Module):
     """Position-wise feed-forward: Linear to 4x, GELU, Linear back, dropout."""
 
@@ -198,32 +183,17 @@ def check_config(cfg: Any) -> None:
             raise SeqlabError(f"model.{key} must be one of {', '.join(known)}; got '{getattr(cfg, key)}'")
 
 
-class MinRNNLM(nn.Module):
+class MinRNNLM(StackLM):
     """Embedding -> MinRNNBlocks -> final norm -> tied head; state: one LayerState per layer."""
 
     def __init__(self, cell: type[MinRNN], cfg: Any, vocab_size: int) -> None:
-        super().__init__()
         check_config(cfg)
         d_conv = getattr(cfg, "d_conv", 4)
         if d_conv < 0:
             raise SeqlabError(f"model.d_conv must be 0 (no conv) or positive, got {d_conv}")
-        self.wte = nn.Embedding(vocab_size, cfg.n_embd)
-        nn.init.normal_(self.wte.weight, std=0.02)  # nanoGPT's init; the head shares it
-        self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(MinRNNBlock(cell, cfg, d_conv) for _ in range(cfg.n_layer))
-        self.norm_f = NORMS[cfg.norm](cfg.n_embd)
-        self.head = nn.Linear(cfg.n_embd, vocab_size, bias=False)
-        self.head.weight = self.wte.weight
-
-    def forward(self, idx: Tensor, state: list[LayerState] | None = None
-                ) -> tuple[Tensor, list[LayerState]]:
-        x = self.drop(self.wte(idx))  # (B, T, C)
-        state = state if state is not None else [None] * len(self.blocks)
-        new_state = []
-        for block, s in zip(self.blocks, state):
-            x, s = block(x, s)
-            new_state.append(s)
-        return self.head(self.norm_f(x)), new_state  # (B, T, V)
+        super().__init__(vocab_size, cfg.n_embd, cfg.dropout,
+                         lambda: nn.ModuleList(MinRNNBlock(cell, cfg, d_conv) for _ in range(cfg.n_layer)),
+                         lambda: NORMS[cfg.norm](cfg.n_embd))
 
 
 def build_mingru(cfg: Any, vocab_size: int) -> MinRNNLM:
