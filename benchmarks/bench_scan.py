@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable
 
 import torch
-from seqlab.models.recurrent.gru import gru_cell
 from torch import nn
 
 from seqlab.models.mamba.model import Mamba2Mixer
 from seqlab.models.mingru.model import MinGRU
 from seqlab.models.mingru.scan import log_space_scan, sequential_scan
+from seqlab.models.recurrent.gru import gru_cell
 from seqlab.models.recurrent.shell import ScratchRecurrent
 
 B, H, LENGTHS = 16, 256, (64, 512, 2048)

@@ -99,7 +99,8 @@ def test_sigterm_exits_143(corpus, tmp_path):
                              "trainer.max_steps=100000", "trainer.eval_every=100000"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob("outputs/*/*/metrics.jsonl")):
+    # metrics.jsonl exists (empty) from the run's start: wait for its first record
+    while time.time() < deadline and not any(p.stat().st_size for p in tmp_path.glob("outputs/*/*/metrics.jsonl")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
