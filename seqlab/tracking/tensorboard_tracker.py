@@ -58,7 +58,7 @@ class TensorBoardTracker(Tracker):
 
         final = {SUMMARY_PREFIX + k: v for k, v in scalars(summary).items()}
         config = {k: hparam_value(v) for k, v in flat_config(trainer.cfg).items()}
-        for event in hparams(config, final):  # experiment, session start, session end
+        for event in hparams(config, final):  # the HParams plugin's three events: its experiment, start, end
             self.writer.file_writer.add_summary(event)
         for key, value in final.items():  # the HParams table reads these tags
             self.writer.add_scalar(key, value, trainer.state.step)
