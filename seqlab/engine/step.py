@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from seqlab.engine.optim import Optimizer
 from seqlab.engine.precision import autocast
 from seqlab.tasks.base import Task, TrainBatch
 
@@ -36,7 +37,7 @@ class StepResult:
 
 
 def train_step(model: torch.nn.Module, task: Task, batches: TrainBatch | list[TrainBatch],
-               optimizer: torch.optim.Optimizer, grad_clip: float, precision: str = "fp32",
+               optimizer: Optimizer, grad_clip: float, precision: str = "fp32",
                scaler: torch.amp.GradScaler | None = None, synced: bool = False, defer: bool = False,
                ) -> tuple[torch.Tensor, torch.Tensor, bool | torch.Tensor]:
     """One optimiser step: (loss, gradient norm before clipping, whether the step was applied).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -18,6 +18,15 @@ from safetensors.torch import save_file
 from seqlab.data.saved import check_tensors, read_json, read_tensors, reading
 from seqlab.errors import SeqlabError
 from seqlab.runs.atomic import atomic_write_json
+
+
+class Stateful(Protocol):
+    """An optimiser as a checkpoint sees it: torch.optim's state_dict layout, out and in."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None: ...
+
 
 OPTIMIZER, STATE = "optimizer.safetensors", "train_state.json"
 
@@ -42,7 +51,7 @@ class TrainState:
     """Processes the run trains on: its data streams (one per rank) resume only at this size."""
 
 
-def save_train_state(folder: Path, state: TrainState, optimizer: torch.optim.Optimizer,
+def save_train_state(folder: Path, state: TrainState, optimizer: Stateful,
                      data_rng: torch.Generator) -> None:
     """Write optimizer.safetensors and train_state.json into a checkpoint folder."""
     opt = optimizer.state_dict()
@@ -86,7 +95,7 @@ def check_resumable(folder: Path) -> None:
         read_json(folder / name, fix)
 
 
-def load_train_state(folder: Path, optimizer: torch.optim.Optimizer,
+def load_train_state(folder: Path, optimizer: Stateful,
                      data_rng: torch.Generator) -> TrainState:
     """Restore the optimiser and every RNG stream from a checkpoint folder; returns the counters."""
     fix = resume_fix(folder)
