@@ -1,7 +1,8 @@
 """Training speed of one recurrent core: parallel scans against stepped recurrences (prints numbers).
 
 One training step = forward + backward of a single layer mapping (B, T, H) inputs to (B, T, H)
-outputs (no embedding, no head), batch 16, H 256, at T = 64, 512 and 2048, for:
+outputs (no embedding, no head), batch 8, H 128 (a small model's layer: the regime where a
+step's latency, not its arithmetic, sets the pace), at T = 64, 512 and 2048, for:
   * minGRU parallel: one Linear for both gates, then the chunked scan (seqlab's default);
   * minGRU sequential: the paper's sequential mode, the one-token step applied T times;
   * minGRU proj+loop: the Linear once, then a Python loop over h_t = a_t h_{t-1} + b_t
@@ -11,9 +12,12 @@ outputs (no embedding, no head), batch 16, H 256, at T = 64, 512 and 2048, for:
   * scratch GRU: seqlab's ScratchRecurrent(gru_cell), the seed's cell stepped in Python;
   * mamba chunked: one Mamba-2 mixer with d_model H and expand 1 (inner width H, 8 heads of 32,
     d_state 16), SSD in chunks of 64 (it also has an output projection, which minGRU has not).
-Rounds alternate the models; each figure is the median over `--repeats` rounds.
+Rounds alternate the models; each figure is the median over `--repeats` rounds. `--batch` and
+`--hidden` change the size: with more work per step the matmuls both forms share dominate on a
+CPU, and the parallel form's gain over the sequential one shrinks.
 
-    python benchmarks/bench_scan.py [--threads 2] [--repeats 3] [--min-time 0.3] [--lengths 64 512 2048]
+    python benchmarks/bench_scan.py [--batch 8] [--hidden 128] [--threads 2] [--repeats 3]
+                                    [--min-time 0.3] [--lengths 64 512 2048]
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from seqlab.models.mingru.scan import log_space_scan, sequential_scan
 from seqlab.models.recurrent.gru import gru_cell
 from seqlab.models.recurrent.shell import ScratchRecurrent
 
-B, H, LENGTHS = 16, 256, (64, 512, 2048)
+LENGTHS = (64, 512, 2048)
 SKIP = {("scratch GRU", 2048): "~1 s per step, skipped", ("minGRU proj+loop", 2048): "skipped"}
 
 
-def cores() -> dict[str, tuple[nn.Module, Callable[[nn.Module, torch.Tensor], torch.Tensor]]]:
+def cores(H: int) -> dict[str, tuple[nn.Module, Callable[[nn.Module, torch.Tensor], torch.Tensor]]]:
     """name -> (module, forward returning the (B, T, H) outputs)."""
     parallel = MinGRU(H, H, "parallel")
     sequential = MinGRU(H, H, "sequential")
@@ -75,6 +79,8 @@ def steps_per_second(module: nn.Module, fwd: Callable, x: torch.Tensor, min_time
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--hidden", type=int, default=128, help="H: input and state width (a multiple of 32)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per measurement")
@@ -82,7 +88,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    models = cores()
+    B, H = args.batch, args.hidden
+    models = cores(H)
     lengths = args.lengths
     inputs = {T: torch.randn(B, T, H) for T in lengths}
     runs: dict[tuple[str, int], list[float]] = {}
