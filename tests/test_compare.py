@@ -126,7 +126,10 @@ def test_bad_arguments_are_errors(tmp_path):
     with pytest.raises(SeqlabError, match="no run folder matches"):
         compare_command([str(tmp_path / "nothing*")], "step", "val_loss", 0.9, False, None)
     with pytest.raises(SeqlabError, match="--x"):
-        compare_command([str(tmp_path)], "epoch", "val_loss", 0.9, False, None)
+        compare_command([str(tmp_path)], "not a key", "val_loss", 0.9, False, None)
+    _fake_run(tmp_path / "runs" / "0_gru_copy", 8, [20, 40])  # a word is a config key: checked against the runs
+    with pytest.raises(SeqlabError, match="--x must be one of step, tokens, time, flops or a config key"):
+        compare_command([str(tmp_path / "runs")], "epoch", "val_loss", 0.9, False, tmp_path / "out")
     with pytest.raises(SeqlabError, match="--smooth"):
         compare_command([str(tmp_path)], "step", "val_loss", 1.0, False, None)
 

@@ -7,6 +7,7 @@ The terminal table fits the terminal: runs are numbered by rank (the plot's lege
 same numbers and short labels: the keys that differ, abbreviated), and the columns that do not
 fit are named under it (`--wide` prints them all; compare.csv and compare.md always have them).
 Runs of different tokenizers are not ranked by a per-token loss: by bits per byte instead.
+--best-over, --group, --baseline and a config key as --x live in seqlab/analysis/groups.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from seqlab.analysis.compare_plot import plot_compare
+from seqlab.analysis import groups
+from seqlab.analysis.compare_plot import plot_compare, plot_final
 from seqlab.errors import SeqlabError, warn
 from seqlab.runs.reader import (
     BOOKKEEPING_KEYS,
@@ -84,30 +86,32 @@ METRICS = {
 
 
 def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: bool,
-                    out: Path | None, wide: bool = False) -> Path:
-    """Load the runs, print the table, write compare.png/.md/.csv; returns the output folder."""
+                    out: Path | None, wide: bool = False, best_over: list[str] | None = None,
+                    group: str | None = None, baseline: str | None = None) -> Path:
+    """Load the runs, print the table, write compare.png/.md/.csv; returns the output folder.
+
+    `best_over`, `group`, `baseline` and a config key as `x`: see seqlab/analysis/groups.py."""
     from rich.console import Console
 
-    if x not in X_AXES:
-        raise SeqlabError(f"--x must be one of {', '.join(X_AXES)}, got '{x}'")
+    if not re.fullmatch(r"[A-Za-z_][\w.-]*", x):
+        raise SeqlabError(f"--x must be one of {', '.join(X_AXES)} or a config key (model.n_embd), got '{x}'")
     if metric not in METRICS:
         raise SeqlabError(f"--metric must be one of {', '.join(METRICS)}, got '{metric}'")
     if not 0 <= smooth < 1:
         raise SeqlabError(f"--smooth is the EMA weight of the past, in [0, 1); got {smooth}")
+    if baseline is not None and group is None:
+        raise SeqlabError("--baseline names the group to test the others against: give --group KEY with it")
     if not paths:
         raise SeqlabError("name at least one run folder, sweep folder or glob")
     err = Console(stderr=True, soft_wrap=True)
-
-    folders, skipped = find_runs(paths)
-    _report_found(folders, skipped, paths, err)
-    runs = [load_run(p, warn) for p in folders]
+    runs, metric, ranked_note = _load(paths, metric, err)
+    spec = METRICS[metric]
+    choices = groups.resolve_options(runs, x, list(X_AXES), best_over or [], group, baseline)
+    if choices.best_over:
+        runs, kept = groups.keep_best(runs, choices.best_over, spec)
+        err.print(kept, highlight=False, markup=False)
     keys = differing_keys([r.config for r in runs])
     name_runs(runs, keys)
-    metric, ranked_note = comparable_metric(runs, metric)
-    spec = METRICS[metric]
-    if not any(values(r, spec) for r in runs):
-        have = sorted({k for r in runs for rec in r.records for k in rec if k.startswith(("val_", "train_"))})
-        raise SeqlabError(f"no run records {metric} ({spec.key}); these runs record: {', '.join(have) or 'nothing'}")
     runs.sort(key=lambda r: _sort_key(r, spec))
 
     out = Path(out) if out else _default_out()  # never into the folders being read
@@ -118,12 +122,36 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
              f"is better{ranked_note})")
     short = run_labels(runs, keys)
     print_fitted(header, rows, runs, keys, spec, title, wide)
-    _write_markdown(out / "compare.md", labels, rows, title)
-    _write_csv(out / "compare.csv", header, raw, runs)
-    plot_compare(runs, out / "compare.png", X_AXES[x], metric, spec, smooth, log, warn,
-                 labels=[f"{i}  {s}" for i, s in enumerate(short, 1)])
+    tables, extra = [(title, labels, rows)], None
+    if choices.group and not choices.x:
+        g_title, g_header, g_rows, per_run, g_columns = groups.group_table(runs, choices, spec,
+                                                                           lambda k: short_keys([k])[k])
+        groups.print_group_table(g_title, g_header, g_rows)
+        tables.append((g_title, g_header, g_rows))
+        extra = (g_columns, per_run)
+    _write_markdown(out / "compare.md", tables)
+    _write_csv(out / "compare.csv", header, raw, runs, extra)
+    if choices.x:
+        plot_final(groups.final_points(runs, choices.x, choices.group, spec, warn), out / "compare.png",
+                   choices.x, runs, metric, spec, log)
+    else:
+        plot_compare(runs, out / "compare.png", X_AXES[x], metric, spec, smooth, log, warn,
+                     labels=[f"{i}  {s}" for i, s in enumerate(short, 1)])
     print(f"wrote compare.png, compare.md, compare.csv to {out}")
     return out
+
+
+def _load(paths: list[str], metric: str, err: Any) -> tuple[list[Run], str, str]:
+    """The runs under `paths`, the metric that ranks them and a note on why it does."""
+    folders, skipped = find_runs(paths)
+    _report_found(folders, skipped, paths, err)
+    runs = [load_run(p, warn) for p in folders]
+    metric, ranked_note = comparable_metric(runs, metric)
+    spec = METRICS[metric]
+    if not any(values(r, spec) for r in runs):
+        have = sorted({k for r in runs for rec in r.records for k in rec if k.startswith(("val_", "train_"))})
+        raise SeqlabError(f"no run records {metric} ({spec.key}); these runs record: {', '.join(have) or 'nothing'}")
+    return runs, metric, ranked_note
 
 
 def _report_found(folders: list[Path], skipped: list[Path], paths: list[str], err: Any) -> None:
@@ -268,20 +296,28 @@ def run_labels(runs: list[Run], keys: list[str]) -> list[str]:
     return [f"{lb} [{r.path.name}]" if labels.count(lb) > 1 else lb for lb, r in zip(labels, runs)]
 
 
-def _write_markdown(path: Path, header: list[str], rows: list[list[str]], title: str) -> None:
+def _write_markdown(path: Path, tables: list[tuple[str, list[str], list[list[str]]]]) -> None:
+    """Each (title, header, rows) as a markdown table: the runs' first, then the grouped one."""
     cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731 - a pipe would split the cell
-    lines = [f"{title}", "", "| " + " | ".join(map(cell, header)) + " |",
-             "|" + "|".join("---" if h in ("name", "status") else "---:" for h in header) + "|"]
-    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    lines: list[str] = []
+    for title, header, rows in tables:
+        left = ("name", "status") if not lines else (header[0], "note")  # the rest is right-aligned
+        lines += [*([""] if lines else []), f"{title}", "", "| " + " | ".join(map(cell, header)) + " |",
+                  "|" + "|".join("---" if h in left else "---:" for h in header) + "|"]
+        lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_csv(path: Path, header: list[str], raw: list[list[Any]], runs: list[Run]) -> None:
+def _write_csv(path: Path, header: list[str], raw: list[list[Any]], runs: list[Run],
+               extra: tuple[list[str], dict[int, list[Any]]] | None = None) -> None:
+    """One row per run; with `extra` (--group's columns, by id of the run) its group's statistics too."""
+    names, by_run = extra or ([], {})
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([*header, "path"])
+        writer.writerow([*header, *names, "path"])
         for row, run in zip(raw, runs):
-            writer.writerow([*("" if v is None else v for v in row), str(run.path)])
+            more = by_run.get(id(run), [None] * len(names))
+            writer.writerow([*("" if v is None else v for v in (*row, *more)), str(run.path)])
 
 
 RANKED_COLUMN = {"val_loss": "best val loss", "train_loss": "final train", "val_bpc": "bpc", "val_bpb": "bpb",

@@ -119,3 +119,40 @@ def _bars(ax: Any, runs: list[Run], points: dict[int, list], label: str, metric:
     ax.set_xlabel(label)
     ax.set_title(f"{metric}: each run's one evaluation ({len(drawn)} runs)", fontsize=10)
     ax.grid(alpha=0.3, axis="x")
+
+
+def plot_final(lines: dict[str, list[tuple[Any, float]]], path: Path, x_key: str, runs: list[Run], metric: str,
+               spec: Metric, log: bool) -> Path:
+    """Each run's final metric against a config key: one line per group through the mean at each
+    x (a dot per run where several share an x); --log makes the x axis logarithmic."""
+    from seqlab.analysis.groups import is_numeric
+    from seqlab.plots import new_figure, plain_log_ticks, save_figure
+
+    xs_all = [x for points in lines.values() for x, _ in points]
+    numeric = is_numeric(xs_all)
+    categories = sorted({str(x) for x in xs_all})
+    fig, axes = new_figure(1, 1, (9.5, 5))
+    ax = axes[0][0]
+    for name, points in lines.items():
+        at = [x if numeric else categories.index(str(x)) for x, _ in points]
+        ys = [y for _, y in points]
+        xs = list(dict.fromkeys(at))
+        means = [sum(y for a, y in zip(at, ys) if a == x) / at.count(x) for x in xs]
+        line, = ax.plot(xs, means, "o-", lw=1.8, ms=4, label=legend_label(name))
+        if len(xs) < len(at):
+            ax.plot(at, ys, ".", color=line.get_color(), alpha=0.5, ms=5)
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories)
+    elif log and all(x > 0 for x in xs_all):
+        ax.set_xscale("log")
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(f"final {spec.label.format(unit=unit(runs))}")
+    ax.set_title(f"final {metric} vs {x_key} ({len(xs_all)} runs)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    plain_log_ticks(ax)
+    ticks = sorted(set(xs_all))
+    if numeric and len(ticks) <= 12:  # a sweep's few values: each one named, nothing between
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        ax.set_xticks([], minor=True)
+    return save_figure(fig, path, bbox_inches="tight")

@@ -130,12 +130,16 @@ def compare(
         ..., metavar="RUN_DIR... | SWEEP_DIR | GLOB",
         help="Run folders, any folder holding runs (a sweep, a date folder, outputs/: searched all the way "
              "down) or a quoted glob."),
-    x: str = typer.Option("step", "--x", help="x axis of the plot: step, tokens, time (wall seconds) or flops."),
+    x: str = typer.Option(
+        "step", "--x",
+        help="x axis of the plot: step, tokens, time (wall seconds) or flops (curves), or a config key such as "
+             "model.n_embd (each run's final metric against it, one line per --group value)."),
     metric: str = typer.Option(
         "val_loss", "--metric",
         help="What to plot and sort by: val_loss, train_loss, val_bpc, val_bpb (bits per byte: compares tokenizers), accuracy (val_acc) or val_seq_acc."),
     smooth: float = typer.Option(0.6, "--smooth", help="Debiased EMA weight of the past for training curves, in [0, 1)."),
-    log: bool = typer.Option(False, "--log", help="Log scale for the y axis (and the x axis for tokens and flops)."),
+    log: bool = typer.Option(False, "--log", help="Log scale for the y axis (and the x axis for tokens and flops); "
+                             "with a config key as --x, for the x axis only."),
     out: Path | None = typer.Option(
         None, "--out", "-o",
         help="Folder for compare.png/.md/.csv (default: a new outputs/compare/<date>/<time>; the folders "
@@ -144,6 +148,18 @@ def compare(
         None, "--tensorboard", help="Also write the runs' curves as one TensorBoard log folder here."),
     wide: bool = typer.Option(False, "--wide", help="Every column in the terminal, however wide (by default "
                               "the table fits the terminal; compare.csv and compare.md have every column)."),
+    best_over: list[str] | None = typer.Option(
+        None, "--best-over",
+        help="A config key (repeatable), e.g. trainer.lr: of the runs that agree on every other key, keep only "
+             "the one with the best final metric; says how many runs were kept of how many."),
+    group: str | None = typer.Option(
+        None, "--group",
+        help="A config key, or model / task (the preset name): with a config key as --x, one line per value; "
+             "otherwise a second table pooling each value's runs that differ only by seed: n, mean, std and "
+             "a Student t 95% interval."),
+    baseline: str | None = typer.Option(
+        None, "--baseline",
+        help="With --group: the group value the others are tested against (Welch's t-test, two-sided p)."),
 ) -> None:
     """Compare runs: a table sorted by the metric, an overlay plot, compare.md and compare.csv.
 
@@ -152,10 +168,15 @@ def compare(
     Example: [bold]seqlab compare outputs/multirun/2026-11-26/14-00-00[/]
 
     Several runs against compute: [bold]seqlab compare "outputs/2026-11-26/*_gru_*" --x flops --log[/]
+
+    Best learning rate per width, accuracy against width: [bold]seqlab compare SWEEP --best-over trainer.lr --x model.n_embd --group model --metric val_acc[/]
+
+    Seeds pooled, each model tested against one: [bold]seqlab compare RUNS --group model --baseline gru[/]
     """
     from seqlab.analysis.compare import compare_command
 
-    compare_command(list(paths), x, metric, smooth, log, out, wide=wide)
+    compare_command(list(paths), x, metric, smooth, log, out, wide=wide, best_over=best_over, group=group,
+                    baseline=baseline)
     if tensorboard is not None:  # the writer lives in seqlab/tracking/tb_export.py
         from seqlab.tracking.tb_export import export_tensorboard
 
