@@ -28,9 +28,9 @@ def config_warnings(cfg: Any) -> list[str]:
                         "the next character it predicts (the loss will look good and mean little)")
     block = OmegaConf.select(cfg, "model.block_size")
     seq_len = OmegaConf.select(cfg, "task.seq_len")
-    if language_model and isinstance(block, int) and isinstance(seq_len, int) and seq_len < block:
+    if language_model and task.corpus and isinstance(block, int) and isinstance(seq_len, int) and seq_len < block:
         # A decoder trained on windows of seq_len never sees positions seq_len..block-1:
-        # their embeddings stay random and samples fall apart after seq_len characters.
+        # their embeddings stay random and free-text samples fall apart after seq_len characters.
         warnings.append(f"task.seq_len={seq_len} is shorter than model.block_size={block}: positions "
                         f"{seq_len}-{block - 1} never train and samples degrade after {seq_len} characters; "
                         f"train with task.seq_len={block} (or set model.block_size={seq_len})")

@@ -152,3 +152,27 @@ class RepeatConfig(TaskConfig):
     """Held-out windows (random patterns: patterns never trained on)."""
     data_seed: int = 0
     """Seed of the held-out windows."""
+
+
+@dataclass
+class MQARConfig(TaskConfig):
+    """Multi-query associative recall (Zoology): key-value pairs, then every key queried once."""
+
+    name: str = "mqar"
+    seq_len: int = 64
+    """Tokens per example (even; at least 4 * num_kv_pairs)."""
+    num_kv_pairs: int | None = None
+    """Key-value pairs at the start of each example, each key queried once after them; None = seq_len // 16,
+    the ratio of Zoology's grid ((64, 4), (128, 8), (256, 16)), so sweeping seq_len sweeps both."""
+    vocab_size: int = 8192
+    """Token ids: keys from [1, V/2), values from [V/2, V), filler from all of them."""
+    power_a: float = 0.01
+    """Exponent of the power law of query offsets, p(g) ∝ g^(power_a - 1): 0.01 puts most queries near
+    the pairs, 1.0 spreads them uniformly."""
+    train_size: int = 0
+    """Training examples drawn once (from a seed derived from data_seed); 0 = a fresh stream every step."""
+    test_size: int = 1000
+    """Held-out examples, fixed by data_seed, never trained on."""
+    data_seed: int = 0
+    """Seed of the test set (and of a finite training set); the run's `seed` orders the stream."""
+

@@ -161,7 +161,7 @@ def check_bpe_vocab_size(vocab_size: int) -> None:
 
 
 def tokenizer_from_json(data: dict) -> Any:
-    """A tokenizer back from its `to_json()` (char, byte or bpe)."""
+    """A tokenizer back from its `to_json()` (char, byte, bpe or ids)."""
     kind = data.get("type", "char")
     if kind == "char":
         from seqlab.data.tokenizers.char import CharVocab
@@ -174,7 +174,11 @@ def tokenizer_from_json(data: dict) -> Any:
         from tokenizers import Tokenizer
 
         return BPETokenizer(Tokenizer.from_str(data["tokenizer"]))
-    raise SeqlabError(f"unknown tokenizer type '{kind}' (this seqlab knows {', '.join(KINDS)})")
+    if kind == "ids":  # a generated task's numbered tokens (MQAR)
+        from seqlab.data.tokenizers.ids import IdTokenizer
+
+        return IdTokenizer(data["size"])
+    raise SeqlabError(f"unknown tokenizer type '{kind}' (this seqlab knows {', '.join(KINDS)}, ids)")
 
 
 def _byte_to_unicode() -> dict[int, str]:
