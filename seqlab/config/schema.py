@@ -115,6 +115,9 @@ class Config:
     """torch.set_num_threads for CPU runs; None keeps torch's default."""
     experiment: str | None = None
     """Name of the experiment (conf/experiment/) this run belongs to; set by `+experiment=`."""
+    width: int | None = None
+    """One width for every family, read by the presets that ask for it (conf/zoology/ maps it to
+    n_embd, or embed_size and hidden_size); null elsewhere."""
     reference: list[Reference] = field(default_factory=list)
     """What the seed reported for the experiment's runs (`seqlab report` shows it beside ours)."""
     logger: Any = field(default_factory=dict)
