@@ -148,6 +148,8 @@ class Workspace:
         self.seconds: list[tuple[float, str]] = []  # (wall seconds, command), shown with -s
         self.page = name(README)
         self.made: dict[str, list[Path]] = {}  # document -> run folders its commands made, in order
+        self.line = 0  # the running command's place in its document
+        self.sweep_lines: dict[str, list[tuple[int, Path]]] = {}  # document -> (place, sweep) made there
         self.ran: dict[tuple[str, ...], str] = {}  # command -> the document that ran it first
 
     def run_folders(self) -> set[Path]:
@@ -164,12 +166,15 @@ class Workspace:
         return [p for p in self.visible() if p.name.endswith(f"_{model}_{task}")]
 
     def sweeps(self) -> list[Path]:
+        """Sweeps a sweep path can stand for: the one the nearest train command above it in its
+        page made, else the README's and the page's in the order they were made."""
         found: list[Path] = []
         for run in self.visible():
             parts = run.relative_to(self.cwd / "outputs").parts
             if parts[0] == "multirun" and (sweep := self.cwd / "outputs" / Path(*parts[:3])) not in found:
                 found.append(sweep)
-        return found
+        above = [sweep for line, sweep in self.sweep_lines.get(self.page, []) if line < self.line]
+        return ([above[-1]] if above else []) + [s for s in found if not above or s != above[-1]]
 
     def resolve(self, token: str) -> str:
         made_by = f"a train command of README.md or {self.page}" if self.page != name(README) else "a README train command"
@@ -207,7 +212,12 @@ class Workspace:
             result = self.zygote.run(args[1:], cwd, env)
         else:
             result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-        self.made.setdefault(self.page, []).extend(sorted(self.run_folders() - before, key=str))
+        made = sorted(self.run_folders() - before, key=str)
+        self.made.setdefault(self.page, []).extend(made)
+        for run in made:
+            parts = run.relative_to(self.cwd / "outputs").parts
+            if parts[0] == "multirun":
+                self.sweep_lines.setdefault(self.page, []).append((self.line, self.cwd / "outputs" / Path(*parts[:3])))
         self.seconds.append((time.perf_counter() - started, f"{self.page}: {shlex.join(command)}"))
         return result
 
@@ -394,7 +404,9 @@ def run_every_page(space: Workspace, chosen: list[Path]) -> tuple[list, list[str
     ran, failed, skipped = [], [], []
     for page in chosen:
         space.page = name(page)
-        for command in order(page_commands(page)):
+        commands = page_commands(page)
+        for command in order(commands):
+            space.line = commands.index(command)
             if why := skip_reason(command):
                 skipped.append(f"{space.page}: {shlex.join(command)}  ({why})")
                 continue
