@@ -3,6 +3,7 @@ loss.png. None of them is ever worth the run (a failure is a warning)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from seqlab.engine.callbacks import Callback
@@ -43,16 +44,23 @@ class TaskArtifacts(Callback):
 
 
 class LossPlot(Callback):
-    """loss.png, redrawn at each evaluation and at the end when records came after it."""
+    """loss.png, redrawn at an evaluation when `every_s` seconds have passed since the run started
+    or was last drawn, and at the end when records came after it: a picture costs ~0.3 s, worth
+    it for a reader refreshing the file, not for a run of seconds evaluated every few steps."""
 
     rank_zero_only = True
     critical = False
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 10.0) -> None:
         self.drawn = -1  # how many records the last drawing showed
+        self.every_s, self.last = every_s, time.monotonic()
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.last = time.monotonic()
 
     def on_eval(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        self._draw(trainer)  # the step's record, with its metrics, is in already
+        if time.monotonic() - self.last >= self.every_s:
+            self._draw(trainer)  # the step's record, with its metrics, is in already
 
     def on_fit_end(self, trainer: Trainer, summary: dict[str, Any]) -> None:
         if len(trainer.records) != self.drawn:
@@ -60,4 +68,4 @@ class LossPlot(Callback):
 
     def _draw(self, trainer: Trainer) -> None:
         trainer.run.plot_losses(trainer.records)
-        self.drawn = len(trainer.records)
+        self.drawn, self.last = len(trainer.records), time.monotonic()
