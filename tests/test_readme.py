@@ -165,14 +165,15 @@ class Workspace:
     def runs(self, model: str, task: str = "tinystories") -> list[Path]:
         return [p for p in self.visible() if p.name.endswith(f"_{model}_{task}")]
 
+    def sweep_of(self, run: Path) -> Path | None:
+        """The sweep folder (outputs/multirun/DATE/TIME) a run belongs to, if any."""
+        parts = run.relative_to(self.cwd / "outputs").parts
+        return self.cwd / "outputs" / Path(*parts[:3]) if parts[0] == "multirun" else None
+
     def sweeps(self) -> list[Path]:
         """Sweeps a sweep path can stand for: the one the nearest train command above it in its
         page made, else the README's and the page's in the order they were made."""
-        found: list[Path] = []
-        for run in self.visible():
-            parts = run.relative_to(self.cwd / "outputs").parts
-            if parts[0] == "multirun" and (sweep := self.cwd / "outputs" / Path(*parts[:3])) not in found:
-                found.append(sweep)
+        found = list(dict.fromkeys(s for s in map(self.sweep_of, self.visible()) if s is not None))
         above = [sweep for line, sweep in self.sweep_lines.get(self.page, []) if line < self.line]
         return ([above[-1]] if above else []) + [s for s in found if not above or s != above[-1]]
 
@@ -214,10 +215,8 @@ class Workspace:
             result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
         made = sorted(self.run_folders() - before, key=str)
         self.made.setdefault(self.page, []).extend(made)
-        for run in made:
-            parts = run.relative_to(self.cwd / "outputs").parts
-            if parts[0] == "multirun":
-                self.sweep_lines.setdefault(self.page, []).append((self.line, self.cwd / "outputs" / Path(*parts[:3])))
+        self.sweep_lines.setdefault(self.page, []).extend(
+            (self.line, sweep) for sweep in map(self.sweep_of, made) if sweep is not None)
         self.seconds.append((time.perf_counter() - started, f"{self.page}: {shlex.join(command)}"))
         return result
 

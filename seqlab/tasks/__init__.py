@@ -41,7 +41,7 @@ TASKS: dict[str, TaskSpec] = {
     "sort": TaskSpec(SortConfig, _SYNTHETIC, "target = the source sorted", **_PAIRS),
     "assoc_recall": TaskSpec(AssocRecallConfig, _SYNTHETIC, "k1 v1 ... kP vP q -> the value of key q",
                              **_PAIRS),
-    "mqar": TaskSpec(MQARConfig, "seqlab.tasks.mqar:build_mqar",
+    "mqar": TaskSpec(MQARConfig, "seqlab.tasks.mqar:MQARTask",
                      "multi-query associative recall (Zoology): P key-value pairs, then each key queried",
                      vocab_size="seqlab.tasks.mqar:config_vocab_size"),
     "repeat": TaskSpec(RepeatConfig, "seqlab.tasks.synthetic:build_repeat",

@@ -159,10 +159,6 @@ class MQARTask(Task):
                 "train_size": c.train_size or "stream", "test_size": c.test_size}
 
 
-def build_mqar(cfg: Any) -> MQARTask:
-    return MQARTask(cfg)
-
-
 def config_vocab_size(cfg: Any) -> int:
     """The vocabulary MQAR's config fixes: task.vocab_size ids."""
     return int(cfg.vocab_size)
