@@ -156,7 +156,7 @@ def test_cli_counts_pairs_and_refuses_a_target_length_for_one_sequence(tmp_path)
     lent = run_cli("flops", "model=seq2seq_rnn", "--no-measure", cwd=tmp_path)  # tinystories: not its task
     assert lent.returncode == 0 and lent.stderr.strip() == (
         "warning: model 'seq2seq_rnn' cannot serve task 'tinystories' (lm); it serves seq2seq tasks: "
-        "assoc_recall, copy, reverse, sort; its lengths are used as they are (--seq-len sets them)")
+        "assoc_recall, copy, duplicate_string, reverse, sort; its lengths are used as they are (--seq-len sets them)")
     bad = run_cli("flops", "model=gru", "--target-len", "4", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "error: --target-len is for encoder-decoders; model 'gru' reads one sequence")

@@ -1,5 +1,7 @@
 """Accuracy against input length: one line per run, from the last evaluation's `val_*@L` metrics
-(synthetic tasks with `task.eval_lengths`), as in Bahdanau et al.'s Figure 2.
+(synthetic tasks with `task.eval_lengths`), as in Bahdanau et al.'s Figure 2; each run's printed
+line ends with its mean over the lengths above the longest trained one (Delétang et al.'s score
+with --metric val_acc).
 
     python -m seqlab.analysis.length_curve SWEEP_DIR [--metric val_seq_acc] [--out PATH]
 """
@@ -20,6 +22,12 @@ def length_points(run: Run, metric: str) -> list[tuple[int, float]]:
         if points:
             return points
     return []
+
+
+def unseen_mean(points: list[tuple[int, float]], trained_max: int | None) -> float | None:
+    """The mean value over the lengths above `trained_max` (None: no such length, or no maximum)."""
+    unseen = [v for L, v in points if trained_max is not None and L > trained_max]
+    return sum(unseen) / len(unseen) if unseen else None
 
 
 def plot_length_curves(runs: list[Run], metric: str, out: Path, trained_max: int | None = None) -> Path:
@@ -55,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     trained = runs[0].config.get("task.length")
     print(plot_length_curves(runs, args.metric, args.out, trained))
     for run in runs:
-        print(run.name, " ".join(f"{L}:{v:.3f}" for L, v in length_points(run, args.metric)))
+        points = length_points(run, args.metric)
+        mean = unseen_mean(points, run.config.get("task.length"))
+        print(run.name, " ".join(f"{L}:{v:.3f}" for L, v in points),
+              "" if mean is None else f"| unseen mean {mean:.3f}")
     return 0
 
 

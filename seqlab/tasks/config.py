@@ -82,7 +82,8 @@ class SyntheticConfig:
     test_size: int = 1000
     """Held-out examples per evaluated length, fixed by data_seed, disjoint from training."""
     eval_lengths: list[int] | None = None
-    """Lengths evaluated as val_*@L (e.g. [12, 24]); null = only `length`."""
+    """Lengths evaluated as val_*@L (e.g. [12, 24]); null = only `length`. Those above `length` (never
+    trained on) are also averaged into val_unseen_acc."""
     data_seed: int = 0
     """Seed of the test set and of a finite training set (the run's `seed` orders batches)."""
 
@@ -106,6 +107,34 @@ class ParityConfig(SyntheticConfig):
 
 
 @dataclass
+class EvenPairsConfig(SyntheticConfig):
+    """classify (regular): T random bits; the label is 1 when the pairs 01 and 10 are odd in number
+    (Delétang et al. 2023's Even Pairs; with K > 2, the neighbours that differ)."""
+
+    name: str = "even_pairs"
+    length: int = 40
+    """Bits per example T (Delétang et al. train on 1-40)."""
+    min_length: int | None = 1
+    """Train on 1..length bits, one length drawn per batch (the paper's training distribution)."""
+    num_symbols: int = 2
+    """Alphabet: 0 and 1, as in the paper."""
+
+
+@dataclass
+class CycleNavigationConfig(SyntheticConfig):
+    """classify (regular): T moves on a cycle from position 0 (symbol 0 steps back, 1 stays, 2 steps
+    on); the label is the final position (Delétang et al. 2023's Cycle Navigation)."""
+
+    name: str = "cycle_navigation"
+    length: int = 40
+    """Moves per example T (Delétang et al. train on 1-40)."""
+    min_length: int | None = 1
+    """Train on 1..length moves, one length drawn per batch (the paper's training distribution)."""
+    num_symbols: int = 5
+    """The cycle's length K, the number of classes (the paper's 5; at least 3: the moves are symbols 0-2)."""
+
+
+@dataclass
 class CopyConfig(SyntheticConfig):
     """seq2seq: the target is the source."""
 
@@ -124,6 +153,20 @@ class SortConfig(SyntheticConfig):
     """seq2seq: the target is the source sorted (by symbol order 0-9, a-z, A-Z)."""
 
     name: str = "sort"
+
+
+@dataclass
+class DuplicateStringConfig(SyntheticConfig):
+    """seq2seq (context-sensitive): the target is the source twice, w w (Delétang et al. 2023's
+    Duplicate String)."""
+
+    name: str = "duplicate_string"
+    length: int = 40
+    """Source length T; the target has 2T symbols (Delétang et al. train on 1-40)."""
+    min_length: int | None = 1
+    """Train on 1..length source symbols, one length drawn per batch (the paper's training distribution)."""
+    num_symbols: int = 2
+    """Alphabet size K: binary strings, as in the paper."""
 
 
 @dataclass

@@ -6,10 +6,16 @@ decoder-only model as one sequence `source SEP target` with the loss on the targ
 and an encoder-decoder (its registry spec says so; the task is told by `bind_model`) as
 the pair (source, `SEP target[:-1]` -> target). Batches are pairs either way, so the same
 task serves both.
+
+Length generalisation: training draws one length per batch from task.min_length..task.length
+(no padding); each evaluated length is scored on its own test set, and the lengths above
+task.length, never trained on, are averaged into val_unseen_acc (Delétang et al. 2023's score:
+token accuracy, mean over the unseen lengths).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,7 @@ from seqlab.tasks.base import Batch, PairBatch, Task
 from seqlab.tasks.synthetic_data import SEP, ExampleSource
 
 Tensor = torch.Tensor
+log = logging.getLogger("seqlab")
 EVAL_CHUNK = 500  # test examples per forward pass in evaluate
 
 
@@ -87,6 +94,7 @@ class SyntheticTask(Task):
         self.sep_id = int(vocab.encode(SEP)[0])
         self.facts = facts
         self.skipped: list[int] = []
+        self.acc_by_length: dict[int, float] = {}  # the last evaluation's val_acc per length
 
     def _batch(self, source: Tensor, target: Tensor) -> PairBatch:
         return PairBatch(self.symbol_ids[source], self.symbol_ids[target])
@@ -113,24 +121,44 @@ class SyntheticTask(Task):
     def _predict(self, model: torch.nn.Module, source: Tensor, steps: int) -> Tensor:
         return predict(model, source, steps, self.kind, self.sep_id, self.encoder_decoder)
 
+    def bind_model(self, encoder_decoder: bool, block_size: int | None = None) -> None:
+        """As Task's; lengths of task.eval_lengths the model cannot hold are skipped, said once here."""
+        super().bind_model(encoder_decoder, block_size)
+        far = [L for L in self.data.lengths if L != self.data.length and not self.fits(L)]
+        if far and self.fits(self.data.length):  # else pair() refuses the run itself
+            log.warning(f"task.eval_lengths {far} need up to {self.context_length(far[-1])} positions, more than "
+                        f"model.block_size ({block_size}): they are not evaluated (raise model.block_size)")
+
+    @property
+    def unseen_lengths(self) -> list[int]:
+        """The evaluated lengths above the longest trained one."""
+        return [L for L in self.data.lengths if L > self.data.length]
+
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int, num_batches: int | None,
                  device: torch.device) -> dict[str, float]:
         """val_loss (teacher forced), val_acc (token) and val_seq_acc (exact) of greedy outputs;
-        with several lengths also each as val_*@L. Lengths the model cannot hold are skipped."""
+        with several lengths also each as val_*@L, and val_unseen_acc: the mean val_acc over the
+        lengths above task.length (absent when one of them is skipped). Lengths the model cannot
+        hold are skipped."""
         metrics: dict[str, float] = {}
         self.skipped = [L for L in self.data.lengths if L != self.data.length and not self.fits(L)]
+        self.acc_by_length = {}
         with eval_mode(model):
             for L in [L for L in self.data.lengths if L not in self.skipped]:
                 n = len(self.data.test[L][0]) if num_batches is None else min(len(self.data.test[L][0]),
                                                                                num_batches * batch_size)
                 result = self._score(model, L, n, device)
+                self.acc_by_length[L] = result["val_acc"]
                 if L == self.data.length:
                     metrics.update(result)
                 if len(self.data.lengths) > 1:
                     metrics.update({f"{k}@{L}": v for k, v in result.items()})
             if self.data.train is not None:  # a finite training set: its accuracy too, as seed 000 measured it
                 metrics["train_acc"] = self._accuracy(model, *self.data.train, device)
+        unseen = self.unseen_lengths
+        if unseen and not set(unseen) & set(self.skipped):
+            metrics["val_unseen_acc"] = sum(self.acc_by_length[L] for L in unseen) / len(unseen)
         return metrics
 
     def _accuracy(self, model: torch.nn.Module, src: Tensor, tgt: Tensor, device: torch.device) -> float:
@@ -181,8 +209,10 @@ class SyntheticTask(Task):
                            Path(run_dir) / "alignment.png", f"{self.name}: target {self._decode(batch.target[0].cpu())}")
 
     def summary(self) -> dict[str, Any]:
+        """Facts of the data, and the last evaluation's val_acc per length ({length: acc})."""
         return {"vocab_size": len(self.vocab), "kind": self.kind, **self.facts,
-                "skipped_eval_lengths": self.skipped}
+                "train_lengths": [self.data.min_length, self.data.length], "unseen_lengths": self.unseen_lengths,
+                "val_acc_by_length": dict(self.acc_by_length), "skipped_eval_lengths": self.skipped}
 
 
 def plot_alignment(weights: Tensor, source: str, output: str, path: Path, title: str = "") -> Path:

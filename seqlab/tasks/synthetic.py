@@ -1,13 +1,19 @@
-"""The synthetic tasks of seeds 000-004, as registry builders, and `translate` for `seqlab sample`.
+"""The synthetic tasks of seeds 000-004 and of the length-generalisation experiment (Delétang et
+al. 2023's Even Pairs, Cycle Navigation, Duplicate String), as registry builders, and `translate`
+for `seqlab sample`.
 
-| task         | kind     | source (length T, K symbols)        | target                     |
-|--------------|----------|-------------------------------------|----------------------------|
-| first_token  | classify | T random symbols (K=2: bits)        | the first symbol           |
-| copy         | seq2seq  | T random symbols                    | the same T symbols         |
-| reverse      | seq2seq  | T random symbols                    | them reversed              |
-| sort         | seq2seq  | T random symbols                    | them sorted                |
-| assoc_recall | seq2seq  | k1 v1 ... kT vT q (distinct keys)   | the value stored under q   |
-| repeat       | lm       | windows of a periodic string        | the next character         |
+| task             | kind     | source (length T, K symbols)      | target                     |
+|------------------|----------|-----------------------------------|----------------------------|
+| first_token      | classify | T random symbols (K=2: bits)      | the first symbol           |
+| parity           | classify | T random symbols (K=2: bits)      | non-zero symbols mod 2     |
+| even_pairs       | classify | T random symbols (K=2: bits)      | differing neighbours mod 2 |
+| cycle_navigation | classify | T moves 0/1/2 (back, stay, on)    | end position on a K-cycle  |
+| copy             | seq2seq  | T random symbols                  | the same T symbols         |
+| reverse          | seq2seq  | T random symbols                  | them reversed              |
+| sort             | seq2seq  | T random symbols                  | them sorted                |
+| duplicate_string | seq2seq  | T random symbols                  | them twice (2T symbols)    |
+| assoc_recall     | seq2seq  | k1 v1 ... kT vT q (distinct keys) | the value stored under q   |
+| repeat           | lm       | windows of a periodic string      | the next character         |
 
 Symbols are the characters 0-9, a-z, A-Z; `=` separates source and target for decoder-only
 models and starts the decoder of an encoder-decoder. The vocabulary is a plain CharVocab,
@@ -29,6 +35,7 @@ from seqlab.tasks.base import Batch, Task
 from seqlab.tasks.seq2seq_task import SyntheticTask, context_length, predict
 from seqlab.tasks.synthetic_data import (
     SEP,
+    SYMBOLS,
     SYNTHETIC,
     ExampleSource,
     copy,
@@ -45,7 +52,7 @@ LN2 = 0.6931471805599453
 
 
 def build_synthetic(cfg: Any) -> SyntheticTask:
-    """first_token, copy, reverse, sort or assoc_recall (cfg.name) from a SyntheticConfig."""
+    """A classify or seq2seq task of SYNTHETIC (cfg.name) from a SyntheticConfig."""
     from seqlab.tasks import TASKS
 
     if cfg.name not in SYNTHETIC:
@@ -156,7 +163,8 @@ def translate(model: torch.nn.Module, vocab: CharVocab, source_text: str, task: 
 
     `task` is the run's task name (checkpoint meta["task"]) and `model_cfg` its model config:
     the task's spec says how long the output is (copy/reverse/sort: as long as the source;
-    first_token, assoc_recall: one symbol), the model's spec (`family`) how it is fed.
+    duplicate_string: twice as long; the classify tasks and assoc_recall: one symbol), the
+    model's spec (`family`) how it is fed.
     """
     from seqlab.tasks import TASKS
 
@@ -166,7 +174,7 @@ def translate(model: torch.nn.Module, vocab: CharVocab, source_text: str, task: 
                           "(use --prompt)")
     kind = TASKS[task].kind
     symbols = parse_source(vocab, source_text)
-    spec.check_source(len(symbols))
+    spec.check_source([SYMBOLS.index(s) for s in symbols])
     source = torch.from_numpy(vocab.encode("".join(symbols)).astype("int64"))[None].to(device)
     steps = spec.target_length(len(symbols))
     block = model_cfg.block_size if family.bounded_context else None

@@ -48,6 +48,20 @@ def parity(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Ten
     return x, ((x != 0).sum(1, keepdim=True) % 2)
 
 
+def even_pairs(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Label = (neighbours that differ) mod 2: with K = 2, whether the count of 01 and 10 pairs is
+    odd (Delétang et al.'s Even Pairs; 1 = odd). With two symbols: whether first != last."""
+    x = _uniform(n, length, k, g)
+    return x, ((x[:, 1:] != x[:, :-1]).sum(1, keepdim=True) % 2)
+
+
+def cycle_navigation(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Moves on a cycle of K positions from position 0: symbol 0 steps back, 1 stays, 2 steps on
+    (Delétang et al.'s move = symbol - 1); the label is the final position 0..K-1."""
+    x = _uniform(n, length, 3, g)
+    return x, ((x - 1).sum(1, keepdim=True) % k)
+
+
 def copy(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     x = _uniform(n, length, k, g)
     return x, x.clone()
@@ -61,6 +75,12 @@ def reverse(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Te
 def sort(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     x = _uniform(n, length, k, g)
     return x, x.sort(dim=1).values
+
+
+def duplicate_string(n: int, length: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The target is the source twice, w w (2T symbols; Delétang et al.'s Duplicate String)."""
+    x = _uniform(n, length, k, g)
+    return x, torch.cat([x, x], dim=1)
 
 
 def assoc_recall(n: int, pairs: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -82,6 +102,10 @@ def _space_assoc(pairs: int, k: int) -> float:
     return math.perm(k, pairs) * float(k) ** pairs * pairs
 
 
+def _space_moves(length: int, k: int) -> float:
+    return 3.0 ** length
+
+
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Everything that differs between the synthetic tasks, in one place."""
@@ -91,14 +115,20 @@ class SyntheticSpec:
     space: Callable[[int, int], float] = _space_uniform
     """(length, K) -> how many distinct sources there are."""
     one_answer: bool = False
-    """The target is one symbol whatever the source length (else: as long as the source)."""
+    """The target is one symbol whatever the source length (else: `target_per_symbol` per source symbol)."""
+    target_per_symbol: int = 1
+    """Target symbols per source symbol when not one_answer (duplicate_string: 2)."""
+    min_symbols: int = 1
+    """The smallest alphabet K the task is defined on (cycle_navigation: its 3 moves)."""
+    source_symbols: int | None = None
+    """Sources use only the first this many symbols (cycle_navigation: the 3 moves); None: all K."""
     distinct_keys: bool = False
     """`length` counts key-value pairs with distinct keys: it may not exceed K."""
     source_rule: str | None = None
     """What a typed source must look like, when more than symbols: checked by `check_source`."""
 
     def target_length(self, source_symbols: int) -> int:
-        return 1 if self.one_answer else source_symbols
+        return 1 if self.one_answer else self.target_per_symbol * source_symbols
 
     def space_size(self, length: int, k: int) -> float:
         """How many distinct sources the generator can produce (inf when astronomically many)."""
@@ -108,22 +138,31 @@ class SyntheticSpec:
             return math.inf
 
     def check_lengths(self, lengths: list[int], k: int) -> None:
+        if k < self.min_symbols:
+            raise SeqlabError(f"this task needs task.num_symbols of at least {self.min_symbols}, got {k}")
         if self.distinct_keys and max(lengths) > k:
             raise SeqlabError(f"this task needs distinct keys: every length (pairs) must be at most "
                               f"num_symbols ({k}); got {max(lengths)}")
 
-    def check_source(self, symbols: int) -> None:
-        """A typed source of `symbols` symbols fits the task (key-value tasks: an odd count)."""
-        if self.distinct_keys and symbols % 2 == 0:
+    def check_source(self, symbols: list[int]) -> None:
+        """A typed source (symbol indices) fits the task: key-value tasks an odd count, a task of
+        fewer source symbols only those."""
+        if self.distinct_keys and len(symbols) % 2 == 0:
             raise SeqlabError(f"this task's source is {self.source_rule}: an odd number of symbols")
+        if self.source_symbols is not None and max(symbols) >= self.source_symbols:
+            raise SeqlabError(f"this task's source is {self.source_rule}")
 
 
 SYNTHETIC: dict[str, SyntheticSpec] = {
     "first_token": SyntheticSpec(first_token, one_answer=True),
     "parity": SyntheticSpec(parity, one_answer=True),
+    "even_pairs": SyntheticSpec(even_pairs, one_answer=True),
+    "cycle_navigation": SyntheticSpec(cycle_navigation, _space_moves, one_answer=True, min_symbols=3,
+                                      source_symbols=3, source_rule="moves 0 (back), 1 (stay) and 2 (on)"),
     "copy": SyntheticSpec(copy),
     "reverse": SyntheticSpec(reverse),
     "sort": SyntheticSpec(sort),
+    "duplicate_string": SyntheticSpec(duplicate_string, target_per_symbol=2),
     "assoc_recall": SyntheticSpec(assoc_recall, _space_assoc, one_answer=True, distinct_keys=True,
                                   source_rule="k1 v1 ... kP vP q"),
 }
@@ -191,20 +230,30 @@ class ExampleSource:
         self.gen, self.length, self.k = spec.generate, length, num_symbols
         self.lengths = sorted({length, *eval_lengths})
         spec.check_lengths(self.lengths, num_symbols)
+        self.min_length = length if min_length is None else min_length
+        if not 1 <= self.min_length <= length or (self.min_length < length and train_size):
+            raise SeqlabError(f"task.min_length must be between 1 and task.length ({length}) and needs a "
+                              f"streamed training set (train_size=0); got {min_length}")
         space = spec.space_size(length, num_symbols)
         if space < 2 * (test_size + train_size):
             raise SeqlabError(
                 f"task {name} with length {length} and {num_symbols} symbols has only {space:.0f} distinct "
                 f"sources, too few for test_size={test_size} + train_size={train_size} held apart")
+        self._check_trained_lengths(spec, test_size)
         g = torch.Generator().manual_seed(data_generator_seed(data_seed))
         self.test = {L: self.gen(test_size, L, num_symbols, g) for L in self.lengths}
         # every test set is held out (keys of different lengths never collide)
         self.test_keys = {key for L in self.lengths for key in row_keys(self.test[L][0])}
         self.train = draw(self.gen, train_size, length, num_symbols, g, self.test_keys) if train_size else None
-        self.min_length = length if min_length is None else min_length
-        if not 1 <= self.min_length <= length or (self.min_length < length and train_size):
-            raise SeqlabError(f"task.min_length must be between 1 and task.length ({length}) and needs a "
-                              f"streamed training set (train_size=0); got {min_length}")
+
+    def _check_trained_lengths(self, spec: SyntheticSpec, test_size: int) -> None:
+        """An evaluated length that is also trained on (min_length..length) must leave sources to train on."""
+        for L in self.lengths:
+            space = spec.space_size(L, self.k)
+            if self.min_length <= L < self.length and space < 2 * test_size:
+                raise SeqlabError(f"task.eval_lengths: length {L} has only {space:.0f} distinct sources, too few "
+                                  f"to hold {test_size} apart from training on lengths {self.min_length}-"
+                                  f"{self.length}; evaluate longer lengths or lower task.test_size")
 
     def train_examples(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
         """n training examples; with min_length < length, of one length drawn uniformly per batch
