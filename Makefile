@@ -1,7 +1,7 @@
 # seqlab: `make train` runs the main job, `make test` runs the suite. Each sets itself up:
 # the first call creates .venv and installs what it needs there: `make train` seqlab and its
 # core packages ($(VENV)/.installed); `make test` adds the extras the tests use (dev, sweep,
-# cluster, bpe, tracking: $(VENV)/.installed-test). A user's extras stay opt-in:
+# cluster, bpe, tracking, search: $(VENV)/.installed-test). A user's extras stay opt-in:
 # pip install 'seqlab[tracking]'.
 #
 # TORCH_SPEC pins the CPU build of PyTorch that lies on this machine's disk; on a GPU box
@@ -13,7 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-TEST_EXTRAS := dev,sweep,cluster,bpe,tracking
+TEST_EXTRAS := dev,sweep,cluster,bpe,tracking,search
 
 # The local TinyStories slice, when this checkout sits next to ../shared.
 TINYSTORIES_LOCAL := $(abspath ../shared/data/tinystories)
@@ -40,7 +40,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-# What the tests need besides: pytest and ruff, the sweep and cluster launchers, tokenizers, trackers.
+# What the tests need besides: pytest and ruff, the sweep and cluster launchers, tokenizers, trackers,
+# the Optuna sweeper.
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[$(TEST_EXTRAS)]"
 	touch $(TEST_STAMP)

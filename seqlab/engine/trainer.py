@@ -25,7 +25,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqlab.config.validate import validate_config
-from seqlab.engine.callbacks import Callback, CallbackList, default_callbacks
+from seqlab.engine.callbacks import Callback, CallbackList, config_callbacks, default_callbacks
 from seqlab.engine.callbacks.progress import TrainProgress
 from seqlab.engine.device import peak_memory, resolve_device, seed_everything, synchronize
 from seqlab.engine.distributed import SINGLE, DistContext, all_agree, gather_to_main, sum_over_ranks
@@ -93,13 +93,13 @@ class Trainer:
         self.state = TrainState()
         self.records: list[dict[str, Any]] = []
         self.status, self.eval_improved = "running", False
-        self.stop_reason: str | None = None  # early_stop when trainer.early_stop_patience ended the run
+        self.stop_reason: str | None = None  # early_stop (trainer.early_stop_patience), pruned (a search's pruner)
         self.evals_since_best = 0  # evaluations in a row without a better val loss
         patience = self.tcfg.get("early_stop_patience")
         if patience is not None and patience < 1:
             raise SeqlabError(f"trainer.early_stop_patience must be at least 1 (or null: off), got {patience}")
         self.progress = TrainProgress(self.tcfg.max_steps, enabled=self.is_main)
-        self.callbacks = CallbackList(callbacks, self.is_main)
+        self.callbacks = CallbackList([*callbacks, *config_callbacks(cfg)], self.is_main)
         self.flop_meter = FlopMeter() if self.is_main else None  # rank 0 writes flops.json and records
         if resume_from is not None:
             self._resume(resume_from)

@@ -9,11 +9,12 @@ trackers (seqlab/tracking/). The hooks, called in list order:
     on_step_end(trainer, result)     after every optimiser step (result: StepResult)
     on_log(trainer, record)          each record, once it is in metrics.jsonl
     on_eval(trainer, metrics)        after each evaluation, once its checkpoint is written
-    on_train_end(trainer, status)    the loop ended: completed, interrupted or diverged
+    on_train_end(trainer, status)    the loop ended: completed, interrupted, diverged or pruned
     on_summary(trainer, summary)     add keys to summary.json before it is written
     on_fit_end(trainer, summary)     after summary.json is written
     teardown(trainer)                always, last (also when the run fails)
 
+A run's config may ask for more (`config_callbacks`): a search trial's pruning (pruning.py).
 `rank_zero_only` callbacks exist only in the process that writes the run folder;
 `critical = False` marks a callback whose failure is a warning, never the run's end
 (samples, pictures, trackers): the run folder stays the source of truth.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -94,3 +96,14 @@ def default_callbacks() -> list[Callback]:
     from seqlab.engine.callbacks.progress import ProgressDisplay
 
     return [SampleWriter(), TaskArtifacts(), LossPlot(), ProgressDisplay()]
+
+
+def config_callbacks(cfg: Any) -> list[Callback]:
+    """What the run's config asks for beyond the default observers: a search trial (`study: DIR`,
+    set by `seqlab search`) gets its study's pruning; an ordinary run nothing."""
+    study = cfg.get("study")
+    if not study:
+        return []
+    from seqlab.engine.callbacks.pruning import TrialPruning
+
+    return [TrialPruning(Path(study))]

@@ -164,6 +164,8 @@ class ProgressDisplay(Callback):
             lines.append(f"stopped early at step {step}: val loss did not improve in "
                          f"{trainer.tcfg.early_stop_patience} evaluation(s) in a row "
                          f"(best {summary['best_val_loss']:.4f}, kept as checkpoint/best.json)")
+        if status == "pruned":
+            lines.append(f"pruned at step {step} of {trainer.tcfg.max_steps}: the study's pruner stopped this trial")
         if status == "diverged":
             lines.append(f"[red]diverged at step {step}: the last good checkpoint is in {trainer.run.checkpoints}")
         if status == "interrupted":
