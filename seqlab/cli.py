@@ -12,7 +12,7 @@ import sys
 import typer
 
 import seqlab
-from seqlab.commands import analysis, data, generate, listing, run
+from seqlab.commands import analysis, data, generate, listing, report, run, search
 from seqlab.errors import SeqlabError
 
 app = typer.Typer(
@@ -59,6 +59,7 @@ OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 app.command(context_settings=OVERRIDES)(run.train)
 app.command(context_settings=OVERRIDES)(run.resume)
 app.command()(run.reproduce)
+app.command(context_settings=OVERRIDES)(search.search)
 app.command(context_settings=OVERRIDES)(data.prepare)
 app.command()(generate.sample)
 app.command()(generate.attention)
@@ -69,7 +70,9 @@ app.command(context_settings=OVERRIDES)(analysis.flops)
 app.command()(analysis.gates)
 app.command(context_settings=OVERRIDES)(analysis.gradients)
 app.command()(analysis.compare)
+app.command()(analysis.scaling)
 app.command(name="eval")(analysis.eval_)
+app.command()(report.report)
 
 
 # Click's exceptions, wherever this Typer keeps them (it carries its own copy of click since 0.26).

@@ -21,7 +21,10 @@ What the test adds, and only this:
 - make runs in the checkout (that is where the README runs it), writing outputs into the
   fresh folder (SEQLAB_OUTPUTS), with the installed venv, without re-installing it;
 - a command with the same words as one that already ran runs once (a train command again in a
-  page, unless the README ran it, since the page's runs are its own).
+  page, unless the README ran it, since the page's runs are its own);
+- `seqlab scaling outputs/reproduce/<experiment>` reads, instead of a reproduction's runs
+  (minutes of training), run folders whose losses follow a known law, written as
+  tests/test_scaling.py writes them (the docs quote no output of such a command).
 Skipped, each with its reason (SKIPPED, printed by the test): the reproduction and the
 benchmarks (tens of minutes), `make test`/`test-fast`/`lint` (this suite itself) and commands
 for a Slurm cluster (none here). A line ending in a backslash continues on the next, as in a
@@ -61,6 +64,7 @@ RUN_PATH = re.compile(r"^outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d_([a-z0-9]+(?:_[a
 SWEEP_PATH = re.compile(r"^outputs/multirun/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d$")
 NAMED_RUN = re.compile(r"^(RNN|GRU|LSTM)_RUN$")
 DATED = re.compile(r"\d{4}-\d\d-\d\d")
+REPRODUCED = re.compile(r"^outputs/reproduce/[a-z0-9_]+$")
 
 
 def pages() -> list[Path]:
@@ -110,7 +114,7 @@ def skip_reason(command: list[str]) -> str | None:
     """Why the test does not run this command, or None when it runs it."""
     if NEEDS_A_CLUSTER in command:
         return NO_CLUSTER
-    if any(arg.startswith("outputs/reproduce") for arg in command):
+    if any(arg.startswith("outputs/reproduce") for arg in command) and command[:2] != ["seqlab", "scaling"]:
         return "reads the runs of `seqlab reproduce` (tens of minutes), which the test does not run"
     return SKIPPED.get(tuple(command[:2]))
 
@@ -191,7 +195,16 @@ class Workspace:
             runs = self.runs(m.group(1).lower())
             assert runs, f"{self.page} names {token}, a run that no {made_by} makes"
             return str(runs[0])
+        if REPRODUCED.match(token):
+            return str(self.known_law_runs())
         return token
+
+    def known_law_runs(self) -> Path:
+        """IsoFLOP run folders of a known loss law (tests/test_scaling.py's), written once."""
+        from test_scaling import known_law_sweep
+
+        folder = self.cwd.parent / "known_law"
+        return folder / "sweep" if folder.exists() else known_law_sweep(folder)
 
     def already_ran(self, command: list[str]) -> bool:
         """Ran before with the same words (a train only counts when the README ran it)."""

@@ -81,6 +81,8 @@ METRICS = {
     "accuracy": Metric("val_acc", "validation token accuracy", "val_acc", higher_is_better=True),
     "val_acc": Metric("val_acc", "validation token accuracy", "val_acc", higher_is_better=True),
     "val_seq_acc": Metric("val_seq_acc", "validation exact-sequence accuracy", "val_seq_acc", higher_is_better=True),
+    "val_unseen_acc": Metric("val_unseen_acc", "token accuracy on lengths longer than any trained on",
+                             "val_unseen_acc", higher_is_better=True),
     "val_bpb": Metric("val_bpb", "validation bits per UTF-8 byte (any tokenizer)", "val_bpb"),
 }
 
@@ -104,7 +106,7 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     if not paths:
         raise SeqlabError("name at least one run folder, sweep folder or glob")
     err = Console(stderr=True, soft_wrap=True)
-    runs, metric, ranked_note = _load(paths, metric, err)
+    runs, metric, ranked_note = load_runs(paths, metric, err)
     spec = METRICS[metric]
     choices = groups.resolve_options(runs, x, list(X_AXES), best_over or [], group, baseline)
     if choices.best_over:
@@ -112,7 +114,7 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
         err.print(kept, highlight=False, markup=False)
     keys = differing_keys([r.config for r in runs])
     name_runs(runs, keys)
-    runs.sort(key=lambda r: _sort_key(r, spec))
+    runs.sort(key=lambda r: rank_key(r, spec))
 
     out = Path(out) if out else _default_out()  # never into the folders being read
     out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +143,7 @@ def compare_command(paths: list[str], x: str, metric: str, smooth: float, log: b
     return out
 
 
-def _load(paths: list[str], metric: str, err: Any) -> tuple[list[Run], str, str]:
+def load_runs(paths: list[str], metric: str, err: Any) -> tuple[list[Run], str, str]:
     """The runs under `paths`, the metric that ranks them and a note on why it does."""
     folders, skipped = find_runs(paths)
     _report_found(folders, skipped, paths, err)
@@ -176,7 +178,7 @@ def values(run: Run, spec: Metric) -> list[float]:
     return [r[spec.key] for r in run.records if isinstance(r.get(spec.key), int | float)]
 
 
-def _sort_key(run: Run, spec: Metric) -> tuple[int, float]:
+def rank_key(run: Run, spec: Metric) -> tuple[int, float]:
     """The run's best value of the metric (summary's when kept; the last one for rank_by_last);
     runs without one go last."""
     value = run.summary.get(spec.summary_best) if spec.summary_best else None
@@ -212,8 +214,10 @@ def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str
     accuracy columns appear when some run has them.
     """
     s = [r.summary for r in runs]
-    has = {k: any(x.get(k) is not None for x in s) for k in ("final_val_bpc", "final_val_bpb", "final_val_acc",
-                                                          "final_val_seq_acc")}
+    accuracies = (("final_val_acc", "val acc"), ("final_val_seq_acc", "seq acc"),
+                  ("final_val_unseen_acc", "unseen acc"))
+    has = {k: any(x.get(k) is not None for x in s)
+           for k in ("final_val_bpc", "final_val_bpb", *(key for key, _ in accuracies))}
     cols: list[tuple[str, Any, Any]] = [  # (header, raw value of a run, formatter)
         ("name", lambda r: r.name, str),
         *[(k, lambda r, k=k: r.config.get(k), format_value) for k in keys],
@@ -229,10 +233,8 @@ def table_rows(runs: list[Run], keys: list[str], spec: Metric) -> tuple[list[str
         cols.append(("bpc", lambda r: r.summary.get("final_val_bpc"), lambda v: _num(v, ".3f")))
     if has["final_val_bpb"]:  # bits per byte: the column that compares tokenizers
         cols.append(("bpb", lambda r: r.summary.get("final_val_bpb"), lambda v: _num(v, ".3f")))
-    if has["final_val_acc"]:
-        cols.append(("val acc", lambda r: r.summary.get("final_val_acc"), lambda v: _num(v, ".3f")))
-    if has["final_val_seq_acc"]:
-        cols.append(("seq acc", lambda r: r.summary.get("final_val_seq_acc"), lambda v: _num(v, ".3f")))
+    cols += [(head, lambda r, key=key: r.summary.get(key), lambda v: _num(v, ".3f"))
+             for key, head in accuracies if has[key]]
     cols += [("tokens/s", lambda r: r.summary.get("tokens_per_s"), lambda v: _num(v, ",.0f")),
              ("wall s", lambda r: r.summary.get("wall_s"), lambda v: _num(v, ".1f")),
              ("FLOPs", lambda r: r.summary.get("flops"), _si),
@@ -321,9 +323,9 @@ def _write_csv(path: Path, header: list[str], raw: list[list[Any]], runs: list[R
 
 
 RANKED_COLUMN = {"val_loss": "best val loss", "train_loss": "final train", "val_bpc": "bpc", "val_bpb": "bpb",
-                 "val_acc": "val acc", "val_seq_acc": "seq acc"}
+                 "val_acc": "val acc", "val_seq_acc": "seq acc", "val_unseen_acc": "unseen acc"}
 # Result columns the terminal drops first when the table is too wide, last first.
-DROPPABLE = ("final val loss", "bpb", "bpc", "val acc", "seq acc", "final train", "steps", "params", "tokens",
+DROPPABLE = ("final val loss", "bpb", "bpc", "val acc", "seq acc", "unseen acc", "final train", "steps", "params", "tokens",
              "tokens/s", "wall s", "FLOPs")
 
 

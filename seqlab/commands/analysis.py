@@ -1,4 +1,4 @@
-"""Commands that analyse models and runs: flops, gates, gradients, compare, eval.
+"""Commands that analyse models and runs: flops, gates, gradients, compare, scaling, eval.
 
 Each function is one `seqlab` command, registered on the app in seqlab/cli.py. Heavy
 imports happen inside the functions so that `seqlab --help` answers at once.
@@ -181,6 +181,31 @@ def compare(
         from seqlab.tracking.tb_export import export_tensorboard
 
         export_tensorboard(list(paths), tensorboard)
+
+
+def scaling(
+    paths: list[str] = typer.Argument(
+        ..., metavar="RUN_DIR... | SWEEP_DIR | GLOB",
+        help="Run folders, folders holding runs (searched all the way down) or a quoted glob: runs of one or "
+             "more families at several compute budgets and sizes."),
+    metric: str = typer.Option(
+        "val_loss", "--metric", help="The final loss fitted: val_loss, val_bpc, val_bpb (bits per byte) or train_loss."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Folder for scaling.json, scaling_isoflop.png and scaling_laws.png (default: a new "
+             "outputs/scaling/<date>/<time>; the folders read are never written to)."),
+    resamples: int = typer.Option(1000, "--resamples", help="Bootstrap draws of the runs within each budget."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap draws."),
+) -> None:
+    """Compute-optimal size from IsoFLOP runs (Chinchilla approach 2): a parabola per budget, power laws per family.
+
+    Runs are grouped by family (the model preset) and budget (trainer.flops_budget, else the FLOPs trained). Each budget of 3 or more sizes: final loss against log10 N fitted with a parabola, its minimum N_opt(C), L_opt(C). Each family of 2 or more such budgets: N_opt ~ C^a and L_opt ~ C^b. Bootstrap 95% intervals. Budgets of too few sizes, a parabola that opens downward or a minimum at the ladder's edge are named and left out.
+
+    Example: [bold]seqlab scaling outputs/reproduce/isoflop_gru outputs/reproduce/isoflop_transformer[/]
+    """
+    from seqlab.analysis.scaling import scaling_command
+
+    scaling_command(list(paths), metric, out, resamples, seed)
 
 
 def eval_(
