@@ -16,7 +16,7 @@ import yaml
 from conftest import run_cli
 
 from seqlab.search.journal import Journal, StudySettings, TrialRecord, save_settings
-from seqlab.search.report import best_trial, compute_saved
+from seqlab.search.outcome import best_trial, compute_saved
 
 # A one-layer, 16-wide transformer copying 8 symbols, 50 held-out sources per evaluation (a given
 # peak FLOP/s: no matmul measured for MFU).

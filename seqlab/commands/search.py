@@ -41,8 +41,8 @@ def search(
 
     Example: [bold]seqlab search --study outputs/search/copy_lr --trials 12 --jobs 2 +search=copy_lr[/]
     """
+    from seqlab.search.outcome import outcome_lines, study_outcome, write_outcome
     from seqlab.search.prepare import SearchOptions, open_study, plan_study
-    from seqlab.search.report import report_lines, study_report, write_report
     from seqlab.search.runner import Runner
 
     options = SearchOptions(trials, jobs, metric, direction, pruner, startup_trials, warmup_steps)
@@ -51,11 +51,11 @@ def search(
     try:
         typer.echo(_opening_line(opened, total, jobs))
         signum = Runner(opened, total, jobs, say=lambda line: typer.echo(line)).run()
-        report = study_report(opened.folder, settings, opened.trials())
+        report = study_outcome(opened.folder, settings, opened.trials())
         if signum is None:
-            for line in report_lines(report):
+            for line in outcome_lines(report):
                 typer.echo(line)
-            typer.echo(f"written: {write_report(opened.folder, report)}")
+            typer.echo(f"written: {write_outcome(opened.folder, report)}")
     finally:
         lock.release()
     if signum is not None:

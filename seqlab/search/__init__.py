@@ -16,7 +16,7 @@ again with the same parameters in the same folder, from its last checkpoint.
 `space.py` reads the search space (Optuna sweeper syntax), `journal.py` the study's files,
 `objective.py` the value a trial scores, `pruner.py` the decision a trial's pruning callback
 asks for (seqlab/engine/callbacks/pruning.py), `runner.py` runs the trials side by side and
-`report.py` says what the study found.
+`outcome.py` says what the study found.
 """
 
 STUDY_SETTINGS = "study.json"

@@ -35,7 +35,7 @@ def compute_saved(trials: list[TrialRecord]) -> dict[str, Any]:
             "train_s_spent": spent_s, "train_s_saved": saved_s, "train_s_saved_share": share(saved_s, spent_s)}
 
 
-def study_report(folder: Path, settings: StudySettings, trials: dict[int, TrialRecord]) -> dict[str, Any]:
+def study_outcome(folder: Path, settings: StudySettings, trials: dict[int, TrialRecord]) -> dict[str, Any]:
     """best.json's content: the best trial, the counts, the compute saved."""
     finished = [t for t in trials.values() if t.state is not None]
     best = best_trial(finished, settings.direction)
@@ -48,13 +48,13 @@ def study_report(folder: Path, settings: StudySettings, trials: dict[int, TrialR
     }
 
 
-def write_report(folder: Path, report: dict[str, Any]) -> Path:
+def write_outcome(folder: Path, report: dict[str, Any]) -> Path:
     path = Path(folder) / BEST
     atomic_write_json(path, report)
     return path
 
 
-def report_lines(report: dict[str, Any]) -> list[str]:
+def outcome_lines(report: dict[str, Any]) -> list[str]:
     """The report as the terminal shows it."""
     counts, compute, best = report["trials"], report["compute"], report["best"]
     lines = [f"trials: {counts['complete']} completed, {counts['pruned']} pruned, {counts['failed']} failed"]
