@@ -341,7 +341,7 @@ def test_make_train_installs_no_extras_and_make_test_adds_them(tmp_path):
     assert 'pip install --quiet -e .\n' in train and "[" not in train.split("-e .", 1)[1].split("\n", 1)[0]
     assert not re.search(r"tracking|sweep|cluster|mlflow|wandb|tensorboard", train)
     test = planned("test")
-    assert 'pip install --quiet -e ".[dev,sweep,cluster,bpe,tracking]"' in test
+    assert 'pip install --quiet -e ".[dev,sweep,cluster,bpe,tracking,search]"' in test
     assert f"touch {tmp_path / 'v'}/.installed\n" in test and ".installed-test" in test
 
 
