@@ -12,8 +12,8 @@ what it means in the docs. The README's commands run first, then each page's (do
 order); within a document its train commands run before the rest, which read their runs.
 
 What the test adds, and only this:
-- every `seqlab train`, `seqlab resume` and `make train` gets TINY appended (for make, as
-  `ARGS=`): later overrides win in Hydra, so a run takes seconds;
+- every `seqlab train`, `seqlab resume`, `seqlab search` (its trials) and `make train` gets TINY
+  appended (for make, as `ARGS=`): later overrides win in Hydra, so a run takes seconds;
 - a run folder named in a document (`outputs/2026-11-26/13-00-13_gru_tinystories`,
   `outputs/multirun/<date>/<time>`, RNN_RUN/GRU_RUN/LSTM_RUN) becomes a run of that model and
   task which a train command of the README or of that same page made, in the same folder: a
@@ -218,7 +218,7 @@ class Workspace:
             args = ["make", "-s", f"VENV={sys.prefix}", "-o", f"{sys.prefix}/.installed", "-o", "data-env",
                     *args[1:], "ARGS=" + " ".join(TINY)]
             env["SEQLAB_OUTPUTS"], cwd = str(self.cwd / "outputs"), REPO
-        elif args[1] in ("train", "resume") and "--cfg" not in args:
+        elif args[1] in ("train", "resume", "search") and "--cfg" not in args:
             args += TINY
         before, started = self.run_folders(), time.perf_counter()
         self.ran.setdefault(tuple(command), self.page)
