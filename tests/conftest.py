@@ -100,3 +100,16 @@ def trained_run(corpus, tmp_path_factory) -> Path:
     runs = list((work / "outputs").glob("*/*_gru_tinystories"))
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import children, run_cli
 
 from seqlab.search.journal import Journal, StudySettings, TrialRecord, save_settings
 from seqlab.search.outcome import best_trial, compute_saved
@@ -95,19 +95,6 @@ def test_a_bad_search_space_is_one_line_before_anything_exists(tmp_path, space, 
     assert result.stderr.startswith("error: search space") and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "outputs").exists()
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux's /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def wait_for(condition, seconds: float) -> None:

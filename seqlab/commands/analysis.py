@@ -136,7 +136,7 @@ def compare(
              "model.n_embd (each run's final metric against it, one line per --group value)."),
     metric: str = typer.Option(
         "val_loss", "--metric",
-        help="What to plot and sort by: val_loss, train_loss, val_bpc, val_bpb (bits per byte: compares tokenizers), accuracy (val_acc) or val_seq_acc."),
+        help="What to plot and sort by: val_loss, train_loss, val_bpc, val_bpb (bits per byte: compares tokenizers), accuracy (val_acc), val_seq_acc or val_unseen_acc (lengths longer than any trained on)."),
     smooth: float = typer.Option(0.6, "--smooth", help="Debiased EMA weight of the past for training curves, in [0, 1)."),
     log: bool = typer.Option(False, "--log", help="Log scale for the y axis (and the x axis for tokens and flops); "
                              "with a config key as --x, for the x axis only."),
