@@ -59,14 +59,15 @@ ifneq ($(SEQLAB_TINYSTORIES),)
 endif
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), one torch thread each; a test file's
-# tests stay on one worker. The slowest tests are listed at the end of every run.
+# tests stay on one worker, the slowest files first (tests/conftest.py's SLOWEST_FIRST). The
+# slowest tests are listed at the end of every run.
 TEST_WORKERS ?= 2
 
 test: $(TEST_STAMP) data-env ## the whole test suite
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-fast: $(TEST_STAMP) ## the suite without the slow end-to-end tests
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check seqlab tests benchmarks

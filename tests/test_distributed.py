@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, children, run_cli
+from conftest import TINY, descendants, run_cli
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
+from seqlab import warm_start
 from seqlab.data.tokenizers.char import CharVocab
 from seqlab.engine.step import train_step
 from seqlab.registry import build_model
@@ -61,17 +62,19 @@ def ddp_step_worker(rank: int, store: str, out: str) -> None:
 
 
 def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(tmp_path):
-    import torch.multiprocessing as mp
-
     out = tmp_path / "ddp.pt"
-    ranks = mp.start_processes(ddp_step_worker, args=(str(tmp_path / "store"), str(out)), nprocs=2,
-                               start_method="spawn", join=False)
+    ranks = [warm_start.process(ddp_step_worker, (rank, str(tmp_path / "store"), str(out)), name=f"rank {rank}")
+             for rank in range(2)]  # forked as seqlab forks its own ranks
+    for rank in ranks:
+        rank.start()
     deadline = time.time() + 120
-    while not ranks.join(timeout=1):
-        if time.time() > deadline:
-            for p in ranks.processes:
-                p.kill()
-            raise AssertionError("the two ranks hung")
+    for rank in ranks:
+        rank.join(timeout=max(0.0, deadline - time.time()))
+    if any(rank.is_alive() for rank in ranks):
+        for rank in ranks:
+            rank.kill()
+        raise AssertionError("the two ranks hung")
+    assert [rank.exitcode for rank in ranks] == [0, 0]
     model, opt = fresh_model_and_optimizer()
     train_step(model, tiny_task(), fixed_batch(2 * B), opt, 1.0)
     ddp = torch.load(out)
@@ -110,16 +113,27 @@ def assert_complete(run: Path, steps: int) -> dict:
     return summary
 
 
-@pytest.mark.slow
-def test_devices_2_trains_one_run_folder_that_samples_in_one_process(corpus, tmp_path):
-    result = run_cli("train", f"task.source={corpus}", *DDP, cwd=tmp_path, timeout=240)
+LONG = [*DDP, "trainer.max_steps=60", "trainer.log_every=1", "trainer.eval_every=20", "trainer.checkpoint_every=1"]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(corpus, tmp_path_factory) -> Path:
+    """One run of LONG on trainer.devices=2, uninterrupted: checked on its own, and the reference
+    an interrupted and resumed run must equal."""
+    work = tmp_path_factory.mktemp("ddp")
+    result = run_cli("train", f"task.source={corpus}", *LONG, cwd=work, timeout=300)
     assert result.returncode == 0, result.stderr
-    (run,) = runs(tmp_path)
-    summary = assert_complete(run, 30)
-    assert summary["tokens"] == 30 * 2 * 8 * 20  # every rank's tokens count
-    weights = load_file(str(next((run / "checkpoint").glob("step_*")) / "model.safetensors"))
+    (run,) = runs(work)
+    return run
+
+
+@pytest.mark.slow
+def test_devices_2_trains_one_run_folder_that_samples_in_one_process(ddp_run, tmp_path):
+    summary = assert_complete(ddp_run, 60)
+    assert summary["tokens"] == 60 * 2 * 8 * 20  # every rank's tokens count
+    weights = load_file(str(next((ddp_run / "checkpoint").glob("step_*")) / "model.safetensors"))
     assert not any(k.startswith(("module.", "_orig_mod.")) for k in weights)
-    sample = run_cli("sample", str(run), "--max-new-tokens", "20", cwd=tmp_path)
+    sample = run_cli("sample", str(ddp_run), "--max-new-tokens", "20", cwd=tmp_path)
     assert sample.returncode == 0 and sample.stdout.strip(), sample.stderr
 
 
@@ -159,19 +173,12 @@ def alive(pid: int) -> bool:
         return False
 
 
-LONG = [*DDP, "trainer.max_steps=60", "trainer.log_every=1", "trainer.eval_every=20", "trainer.checkpoint_every=1"]
-
-
 @pytest.mark.slow
-def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus, tmp_path):
-    whole = tmp_path / "whole"
-    whole.mkdir()
-    result = run_cli("train", f"task.source={corpus}", *LONG, cwd=whole, timeout=300)
-    assert result.returncode == 0, result.stderr
-    (reference,) = runs(whole)
+def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus, tmp_path, ddp_run):
+    reference = ddp_run
     proc = start(tmp_path, "train", f"task.source={corpus}", *LONG)
     run = wait_for_records(tmp_path, proc, 3)
-    workers = children(proc.pid)
+    workers = descendants(proc.pid)  # the ranks, and the server that forked them
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     summary = json.loads((run / "summary.json").read_text())
@@ -200,7 +207,7 @@ def test_a_killed_rank_ends_the_run_with_one_clear_line(corpus, tmp_path):
     proc = start(tmp_path, "train", f"task.source={corpus}", *DDP, "trainer.max_steps=100000",
                  "trainer.eval_every=100000")
     wait_for_records(tmp_path, proc)
-    rank1 = sorted(children(proc.pid))[-1]
+    rank1 = sorted(p for p in descendants(proc.pid) if os.getpgid(p) == p)[-1]  # each rank leads its group
     os.kill(rank1, signal.SIGKILL)
     _, err = proc.communicate(timeout=90)  # bounded: never a hang
     assert proc.returncode == 1

@@ -140,3 +140,10 @@ def test_every_package_and_config_group_ships_in_the_wheel():
     assert all((f / "__init__.py").exists() for f in folders), "a folder of modules without __init__.py"
     assert packages | groups == set(config["packages"])
     assert groups == set(config["package-data"])
+
+
+def test_the_suites_slowest_first_list_names_test_files():
+    from conftest import SLOWEST_FIRST
+
+    missing = [name for name in SLOWEST_FIRST if not (PACKAGE.parent / "tests" / name).is_file()]
+    assert not missing, f"tests/conftest.py's SLOWEST_FIRST names files that do not exist: {missing}"

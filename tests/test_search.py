@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import children, run_cli
+from conftest import descendants, run_cli
 
 from seqlab.search.journal import Journal, StudySettings, TrialRecord, save_settings
 from seqlab.search.outcome import best_trial, compute_saved
@@ -118,8 +118,10 @@ def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path):
     first = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: any(study.glob("*/checkpoint/last.json")), 90)
-    for pid in [first.pid, *children(first.pid)]:
-        os.killpg(pid, signal.SIGKILL)
+    tree = [first.pid, *descendants(first.pid)]  # the search, the server forking its trials, the trials
+    for sig in (signal.SIGSTOP, signal.SIGKILL):  # all stopped first: none of them sees the others die
+        for pid in tree:
+            os.kill(pid, sig)
     first.wait()
     assert not (study / "best.json").exists()
 

@@ -177,6 +177,7 @@ def test_mlflow_server_holds_a_sweep(tmp_path, corpus):
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
          "--artifacts-destination", str(store / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1"], cwd=store, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job runner: nothing here uses it
         start_new_session=True)  # its own process group: the uvicorn workers stop with it
     uri = f"http://127.0.0.1:{port}"
     try:

@@ -56,11 +56,32 @@ WARM = ("torch", "hydra", "datasets", "safetensors.torch", "matplotlib.figure", 
 """What `seqlab` commands import anyway: imported once here, before any child is forked."""
 
 
+def warm_up() -> None:
+    """What every command pays for once per process besides imports, done before any fork: Hydra's
+    plugin scan (Hydra's global state is cleared again), matplotlib's font cache, torch's first
+    forward and backward."""
+    import io
+
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
+    from matplotlib.figure import Figure
+
+    from seqlab.config.compose import compose
+
+    compose([], [])
+    GlobalHydra.instance().clear()
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [1, 0], label="x")
+    figure.savefig(io.BytesIO(), format="png")
+    torch.nn.Linear(4, 4)(torch.ones(2, 4)).sum().backward()
+
+
 def serve() -> None:
     import importlib
 
     for module in WARM:
         importlib.import_module(module)
+    warm_up()
 
     for line in sys.stdin:
         pid = os.fork()

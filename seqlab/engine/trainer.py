@@ -56,10 +56,10 @@ class Trainer:
     """Owns one run: its model, task, optimiser, state, run folder and callbacks."""
 
     def __init__(self, cfg: Any, run_dir: Path, dist: DistContext = SINGLE,
-                 callbacks: Iterable[Callback] | None = None, launcher_pid: int | None = None) -> None:
+                 callbacks: Iterable[Callback] | None = None, parent_pid: int | None = None) -> None:
         validate_config(cfg)
         self.cfg, self.tcfg = cfg, cfg.trainer
-        self.dist, self.is_main, self.launcher_pid = dist, dist.is_main, launcher_pid
+        self.dist, self.is_main, self.parent_pid = dist, dist.is_main, parent_pid
         self.device = resolve_device(cfg.device, dist.local_rank)
         check_precision(cfg.trainer.precision, self.device)
         if cfg.threads:
@@ -242,8 +242,9 @@ class Trainer:
         return bool(patience) and all_agree(self.evals_since_best >= patience, self.dist)
 
     def _stop_requested(self, signalled: bool) -> bool:
-        """Whether any rank was signalled (or lost its launcher): then every rank stops here."""
-        orphaned = self.launcher_pid is not None and os.getppid() != self.launcher_pid
+        """Whether any rank was signalled (or outlived the parent it was started under, which ends with
+        the launcher): then every rank stops here."""
+        orphaned = self.parent_pid is not None and os.getppid() != self.parent_pid
         return all_agree(signalled or orphaned, self.dist)
 
     def step(self) -> StepResult:

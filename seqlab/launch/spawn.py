@@ -1,8 +1,8 @@
 """`trainer.devices=N`: one run trained by N worker processes that seqlab starts itself.
 
-The launching process (Hydra's job) has reserved the run folder; it starts N workers with
-torch.multiprocessing (spawn), each joining one process group through a file store in a
-fresh temp folder, then watches them:
+The launching process (Hydra's job) has reserved the run folder; it starts N workers, forked
+warm (seqlab/warm_start.py), each joining one process group through a file store in a fresh
+temp folder, then watches them:
 - Ctrl-C / SIGTERM to the launcher is forwarded once to every worker (they sit in their own
   process group, so a terminal's Ctrl-C reaches them only through here); the ranks agree
   each step to stop together, checkpoint, and exit 130/143, which the launcher returns.
@@ -34,17 +34,16 @@ STORE_PREFIX, OWNER = "seqlab-dist-", "owner.lock"
 
 def train_on_devices(cfg: Any, run_dir: Path, devices: int) -> int:
     """Train the run in `run_dir` on `devices` worker processes; returns the exit code."""
-    import torch.multiprocessing as mp
     from omegaconf import OmegaConf
+
+    from seqlab import warm_start
 
     container = OmegaConf.to_container(cfg, resolve=True)
     reclaim_stale_stores()
     store = Path(tempfile.mkdtemp(prefix=STORE_PREFIX))
     owner = hold_store(store)
-    ctx = mp.get_context("spawn")
-    workers = [ctx.Process(target=worker_main, name=f"rank {r}",
-                           args=(container, str(run_dir), r, devices, f"file://{store}/store", os.getpid()))
-               for r in range(devices)]
+    workers = [warm_start.process(worker_main, (container, str(run_dir), r, devices, f"file://{store}/store"),
+                            name=f"rank {r}") for r in range(devices)]
     forward = SignalForwarder(workers)
     try:
         with forward:
@@ -159,15 +158,15 @@ def watch(workers: list, forward: SignalForwarder, run_dir: Path) -> tuple[int, 
     return (codes[0] if codes[0] else max(codes)), None
 
 
-def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_method: str,
-                launcher_pid: int) -> None:
+def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_method: str) -> None:
     """One rank: join the group, train, leave; exits with the run's code."""
     from seqlab.launch.processes import signals_interrupt
 
+    parent = os.getppid()  # the launcher, or the server that forked this rank (it ends with the launcher)
     os.setpgrp()  # a terminal's Ctrl-C reaches the launcher only, which forwards it once
     hold_store(Path(init_method.removeprefix("file://")).parent)  # released when this process ends
     with signals_interrupt():  # a signal while the rank is set up: cleaned up like Ctrl-C
-        code = run_rank(container, Path(run_dir), rank, world_size, init_method, launcher_pid)
+        code = run_rank(container, Path(run_dir), rank, world_size, init_method, parent)
     sys.stdout.flush()
     sys.stderr.flush()
     # Straight out: the interpreter's teardown of gloo's threads can abort a finished rank.
@@ -175,7 +174,7 @@ def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_
 
 
 def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_method: str | None,
-             launcher_pid: int | None) -> int:
+             parent_pid: int | None) -> int:
     """Train this rank of the run; user errors are printed by rank 0 only, one line."""
     import torch
     from omegaconf import OmegaConf
@@ -195,7 +194,7 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
         device = resolve_device(cfg.device, ctx.local_rank)
         init_process_group(ctx, device, cfg.trainer.dist_backend, cfg.trainer.dist_timeout_s,
                            init_method or "env://")
-        Trainer(cfg, run_dir, ctx, callbacks=run_callbacks(cfg), launcher_pid=launcher_pid).fit()
+        Trainer(cfg, run_dir, ctx, callbacks=run_callbacks(cfg), parent_pid=parent_pid).fit()
         together = True
         return 0
     except SeqlabError as err:
@@ -210,7 +209,7 @@ def run_rank(container: dict, run_dir: Path, rank: int, world_size: int, init_me
             print(stopped_line(stop, run_dir), file=sys.stderr)
         return getattr(stop, "exit_code", 130)
     except RuntimeError as err:  # torch.distributed's errors: a dead peer, a timed-out collective
-        if launcher_pid is None:  # under seqlab's own launcher, it names the rank that failed
+        if parent_pid is None:  # under seqlab's own launcher, it names the rank that failed
             print(f"error: rank {rank}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 1
     finally:

@@ -1,11 +1,12 @@
-"""Trials side by side: each its own `seqlab train` process, a new one as soon as one ends.
+"""Trials side by side: each its own `seqlab train` process (forked warm, seqlab/warm_start.py),
+a new one as soon as one ends.
 
 The runner keeps `jobs` trial processes going until the study holds `trials` finished trials
 (completed or pruned; a failed trial is replaced). Trials the journal shows started but not
 finished (the study was stopped or killed) go first, with their own parameters and folders:
 they continue from their checkpoints.
 
-Each trial process sits in a process group of its own, so a terminal's Ctrl-C reaches it only
+Each trial process sits in a session of its own, so a terminal's Ctrl-C reaches it only
 through the runner, once: SIGINT/SIGTERM to the runner are passed on, every trial checkpoints
 and stops, and the study can be continued. A trial whose runner dies (kill -9) gets SIGTERM from the
 kernel (Linux) and stops the same way; a re-run waits for such a trial to let go of its folder.
@@ -15,11 +16,9 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from seqlab.errors import SeqlabError
 from seqlab.runs import CONFIG
@@ -38,19 +37,10 @@ STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
 
 @dataclass
 class Running:
-    """A trial's process, and the file its console output goes to."""
+    """A trial and its process (a multiprocessing.Process)."""
 
     trial: TrialRecord
-    process: subprocess.Popen
-    console: IO[bytes]
-
-
-def _stop_with_runner() -> None:
-    """In a trial process before it runs: SIGTERM when the runner dies (Linux's parent-death signal)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    process: Any
 
 
 class Runner:
@@ -78,7 +68,7 @@ class Runner:
         except BaseException:  # a trial that cannot be scored: the others stop at their checkpoints
             self._forward(signal.SIGTERM, None)
             for running in self.running.values():
-                running.process.wait()
+                running.process.join()
             raise
         finally:
             for sig, handler in previous.items():
@@ -114,22 +104,21 @@ class Runner:
         folder = self.study.run_folder(trial)
         folder.mkdir(exist_ok=True)
         _wait_for_folder(folder)
-        console = open(folder / CONSOLE, "ab")
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        process = subprocess.Popen(self.study.command(trial), stdin=subprocess.DEVNULL, stdout=console,
-                                   stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                   preexec_fn=_stop_with_runner)
-        self.running[trial.number] = Running(trial, process, console)
+        from seqlab import warm_start
+
+        process = warm_start.seqlab_command(self.study.command(trial), folder / CONSOLE, name=f"trial {trial.number}",
+                                      env={**os.environ, "OMP_NUM_THREADS": "1"})
+        process.start()
+        self.running[trial.number] = Running(trial, process)
         again = " (continued)" if (folder / CONFIG).exists() else ""
         self.say(f"trial {trial.number} started{again}: {' '.join(trial_overrides(trial.params))} -> {folder}")
 
     def _reap(self) -> None:
         """Finish the trials whose processes ended."""
         for number, running in list(self.running.items()):
-            code = running.process.poll()
+            code = running.process.exitcode
             if code is None:
                 continue
-            running.console.close()
             del self.running[number]
             if self.signum is not None and code in STOPPED:
                 self.say(f"trial {number} stopped at its checkpoint; it continues when the study does")
@@ -155,7 +144,7 @@ class Runner:
         """SIGINT/SIGTERM: no new trials; each running one hears it once and stops at its checkpoint."""
         self.signum = self.signum or signum
         for running in self.running.values():
-            if running.process.poll() is None:
+            if running.process.exitcode is None:
                 os.kill(running.process.pid, signum)
 
 

@@ -9,7 +9,6 @@ so a continued study never replays the parameters of its first run).
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +80,12 @@ class Study:
         return self.folder / trial.folder
 
     def command(self, trial: TrialRecord) -> list[str]:
-        """`seqlab train` of one trial: one torch thread (unless the overrides say otherwise), the
-        trial's parameters, its own folder continued from its checkpoint, the study's pruning."""
+        """The `seqlab` arguments of one trial, a `train`: one torch thread (unless the overrides say
+        otherwise), the trial's parameters, its own folder continued from its checkpoint, the
+        study's pruning."""
         from seqlab.config.compose import quote
 
-        return [sys.executable, "-m", "seqlab", "train", "threads=1", *self.space.fixed,
+        return ["train", "threads=1", *self.space.fixed,
                 *trial_overrides(trial.params), f"hydra.run.dir={quote(str(self.run_folder(trial)))}",
                 "trainer.resume=auto", f"+study={quote(str(self.folder.resolve()))}"]
 

@@ -1,0 +1,80 @@
+"""Child processes that start warm: the ranks of `trainer.devices=N` and the trials of `seqlab
+search` are forked by a server that imported torch and seqlab once, so each child skips the
+seconds a new interpreter spends importing them (most of a short trial's time).
+
+A child is still a process of its own (pid, signals, exit code, files, memory). The server is
+multiprocessing's "forkserver": a fresh, single-threaded process (none of the parent's threads,
+locks or CUDA state), started on first use and ending with the process that started it. Where
+there is none (Windows), children are spawned. A child takes the environment of the moment it
+is started, not the server's (that of the server's start).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PRELOAD = ["torch", "seqlab.cli", "seqlab.launch.command", "seqlab.launch.processes", "seqlab.engine.trainer",
+           "seqlab.plots.loss", "matplotlib.backends.backend_agg"]
+"""What the server imports before it forks anything: what a rank or a `seqlab train` imports anyway."""
+
+
+def _context():
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def process(target: Callable[..., Any], args: tuple, name: str, env: dict[str, str] | None = None):
+    """An unstarted process that runs `target(*args)` in `env` (by default, this process's present
+    environment)."""
+    env = dict(os.environ) if env is None else env
+    return _context().Process(target=_in_environment, args=(env, target, args), name=name)
+
+
+def _in_environment(env: dict[str, str], target: Callable[..., Any], args: tuple) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    threads = env.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:  # torch read the server's environment at import
+        import torch
+
+        torch.set_num_threads(int(threads))
+    target(*args)
+
+
+def seqlab_command(args: list[str], console: Path, name: str, env: dict[str, str] | None = None):
+    """An unstarted `seqlab ARGS`, its output (stdout and stderr) appended to `console`, in a
+    session of its own (a terminal's Ctrl-C reaches it only through its parent), sent SIGTERM on
+    Linux when the process that started it dies."""
+    return process(_run_seqlab, (list(args), str(console)), name, env)
+
+
+def _run_seqlab(args: list[str], console: str) -> None:
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: the server ends with our parent
+    out = os.open(console, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    for fd in (1, 2):
+        os.dup2(out, fd)
+    os.close(out)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.argv = ["seqlab", *args]
+    import atexit
+    import runpy
+
+    try:  # this process becomes `python -m seqlab ARGS`; its SystemExit is the exit code
+        runpy.run_module("seqlab", run_name="__main__", alter_sys=True)
+    finally:
+        atexit._run_exitfuncs()  # what an interpreter's exit runs; a forked child's does not
