@@ -97,6 +97,18 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300,
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture(scope="session")
+def warm_seqlab(tmp_path_factory):
+    """`seqlab` as a process of its own, forked from a process that imported torch and seqlab once
+    (tests/zygote.py): `warm_seqlab.start(args, cwd, env)` is used like subprocess.Popen, for the
+    tests that signal, kill or race a run."""
+    from zygote import Zygote
+
+    zygote = Zygote({**os.environ, "OMP_NUM_THREADS": "1"}, tmp_path_factory.mktemp("zygote"))
+    yield zygote
+    zygote.close()
+
+
 # Overrides that make a training run take seconds on the tiny corpus (any model).
 TINY_TRAINER = ["trainer.max_steps=30", "trainer.eval_every=15", "trainer.eval_batches=4",
                 "trainer.log_every=5", "trainer.batch_size=8", "trainer.sample_tokens=20",

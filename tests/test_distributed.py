@@ -149,13 +149,12 @@ def test_torchrun_trains_one_run_folder(corpus, tmp_path):
     assert_complete(run, 30)
 
 
-def start(tmp_path: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(warm_seqlab, tmp_path: Path, *args: str):
+    """`seqlab ARGS` as a process of its own (a Popen-like tests/zygote.py WarmProcess)."""
+    return warm_seqlab.start(list(args), tmp_path, {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"})
 
 
-def wait_for_records(tmp_path: Path, proc: subprocess.Popen, count: int = 1) -> Path:
+def wait_for_records(tmp_path: Path, proc, count: int = 1) -> Path:
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         found = list(tmp_path.glob("outputs/*/*/metrics.jsonl"))
@@ -174,9 +173,9 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus, tmp_path, ddp_run):
+def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus, tmp_path, ddp_run, warm_seqlab):
     reference = ddp_run
-    proc = start(tmp_path, "train", f"task.source={corpus}", *LONG)
+    proc = start(warm_seqlab, tmp_path, "train", f"task.source={corpus}", *LONG)
     run = wait_for_records(tmp_path, proc, 3)
     workers = descendants(proc.pid)  # the ranks, and the server that forked them
     proc.send_signal(signal.SIGTERM)
@@ -203,8 +202,8 @@ def test_sigterm_stops_both_ranks_and_resume_equals_the_uninterrupted_run(corpus
 
 
 @pytest.mark.slow
-def test_a_killed_rank_ends_the_run_with_one_clear_line(corpus, tmp_path):
-    proc = start(tmp_path, "train", f"task.source={corpus}", *DDP, "trainer.max_steps=100000",
+def test_a_killed_rank_ends_the_run_with_one_clear_line(corpus, tmp_path, warm_seqlab):
+    proc = start(warm_seqlab, tmp_path, "train", f"task.source={corpus}", *DDP, "trainer.max_steps=100000",
                  "trainer.eval_every=100000")
     wait_for_records(tmp_path, proc)
     rank1 = sorted(p for p in descendants(proc.pid) if os.getpgid(p) == p)[-1]  # each rank leads its group

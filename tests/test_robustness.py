@@ -8,7 +8,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -64,11 +63,10 @@ def test_resume_is_bit_exact(corpus, tmp_path, uninterrupted):
 
 
 @pytest.mark.slow
-def test_sigint_stops_cleanly_and_resume_matches(corpus, tmp_path, uninterrupted):
+def test_sigint_stops_cleanly_and_resume_matches(corpus, tmp_path, uninterrupted, warm_seqlab):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     slow = [*RUN, "trainer.checkpoint_every=1"]  # a checkpoint per step: slow enough to hit mid-run
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", "train", f"task.source={corpus}", *slow],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = warm_seqlab.start(["train", f"task.source={corpus}", *slow], tmp_path, env)
     metrics = None
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -93,11 +91,10 @@ def test_sigint_stops_cleanly_and_resume_matches(corpus, tmp_path, uninterrupted
 
 
 @pytest.mark.slow
-def test_sigterm_exits_143(corpus, tmp_path):
+def test_sigterm_exits_143(corpus, tmp_path, warm_seqlab):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", "train", f"task.source={corpus}", *TINY,
-                             "trainer.max_steps=100000", "trainer.eval_every=100000"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = warm_seqlab.start(["train", f"task.source={corpus}", *TINY, "trainer.max_steps=100000",
+                              "trainer.eval_every=100000"], tmp_path, env)
     deadline = time.time() + 120
     # metrics.jsonl exists (empty) from the run's start: wait for its first record
     while time.time() < deadline and not any(p.stat().st_size for p in tmp_path.glob("outputs/*/*/metrics.jsonl")):
@@ -111,7 +108,7 @@ def test_sigterm_exits_143(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_during_checkpoint_writes_leaves_a_loadable_checkpoint(corpus, tmp_path):
+def test_kill_9_during_checkpoint_writes_leaves_a_loadable_checkpoint(corpus, tmp_path, warm_seqlab):
     from seqlab.runs.checkpoint import load_checkpoint
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -119,10 +116,9 @@ def test_kill_9_during_checkpoint_writes_leaves_a_loadable_checkpoint(corpus, tm
     for trial in range(4):
         work = tmp_path / f"t{trial}"
         work.mkdir()
-        proc = subprocess.Popen([sys.executable, "-m", "seqlab", "train", f"task.source={corpus}", *TINY,
-                                 "trainer.max_steps=100000", "trainer.eval_every=100000",
-                                 "trainer.checkpoint_every=1", "trainer.keep_last=2"],
-                                cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = warm_seqlab.start(["train", f"task.source={corpus}", *TINY, "trainer.max_steps=100000",
+                                  "trainer.eval_every=100000", "trainer.checkpoint_every=1", "trainer.keep_last=2"],
+                                 work, env)
         deadline = time.time() + 120
         while time.time() < deadline and not list(work.glob("outputs/*/*/checkpoint/last.json")):
             time.sleep(0.02)

@@ -220,16 +220,20 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(run, tmp_path / run.name))
 
 
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+
+
 def popen_cli(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=env, text=True,
+    """`python -m seqlab ARGS`, a new interpreter: for what a forked child cannot be given (preexec_fn)."""
+    return subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=cli_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
 @pytest.mark.slow
-def test_two_concurrent_resumes_one_proceeds(half, straight, tmp_path):
+def test_two_concurrent_resumes_one_proceeds(half, straight, tmp_path, warm_seqlab):
     run = copy_of(half, tmp_path)
-    first = popen_cli("resume", str(run), "trainer.max_steps=30", cwd=tmp_path)
+    first = warm_seqlab.start(["resume", str(run), "trainer.max_steps=30"], tmp_path, cli_env())
     wait_for(lambda: (run / ".lock").exists() or first.poll() is not None)
     first.send_signal(signal.SIGSTOP)  # it holds the lock, whatever the speed of the machine
     try:
@@ -250,10 +254,11 @@ def test_two_concurrent_resumes_one_proceeds(half, straight, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_writer_killed_with_sigkill_mid_run_leaves_no_lock(half, straight, tmp_path):
+def test_a_writer_killed_with_sigkill_mid_run_leaves_no_lock(half, straight, tmp_path, warm_seqlab):
     run = copy_of(half, tmp_path)
     # A checkpoint every step: the kill lands among writes, and the run lasts long enough to be hit.
-    writer = popen_cli("resume", str(run), "trainer.max_steps=30", "trainer.checkpoint_every=1", cwd=tmp_path)
+    writer = warm_seqlab.start(["resume", str(run), "trainer.max_steps=30", "trainer.checkpoint_every=1"], tmp_path,
+                               cli_env())
     logged = RunDir(run, enabled=False).read_metrics  # skips a line being written
     wait_for(lambda: writer.poll() is not None or (run / ".lock").exists() and logged()[-1]["step"] > 15)
     writer.kill()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -107,16 +106,15 @@ def wait_for(condition, seconds: float) -> None:
 @pytest.mark.slow
 @pytest.mark.process
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the trial processes")
-def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path):
+def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path, warm_seqlab):
     """kill -9 of the search and of its trials (a crash: nothing stops cleanly), then the same
     command: the interrupted trials continue from their checkpoints in their own folders, no
     new trial replaces them, and the study ends with exactly --trials trials, none alike."""
     study = tmp_path / "study"
-    command = [sys.executable, "-m", "seqlab", "search", "--study", str(study), "--trials", "2", "--jobs", "2",
+    command = ["search", "--study", str(study), "--trials", "2", "--jobs", "2",
                "--pruner", "none", *TINY_COPY, "trainer.max_steps=100", "trainer.eval_every=10"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = warm_seqlab.start(command, tmp_path, env, session=True)
     wait_for(lambda: any(study.glob("*/checkpoint/last.json")), 90)
     tree = [first.pid, *descendants(first.pid)]  # the search, the server forking its trials, the trials
     for sig in (signal.SIGSTOP, signal.SIGKILL):  # all stopped first: none of them sees the others die
@@ -125,7 +123,7 @@ def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path):
     first.wait()
     assert not (study / "best.json").exists()
 
-    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    again = warm_seqlab.run(command, tmp_path, env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(continued)" in again.stdout
     events = [json.loads(line) for line in (study / "trials.jsonl").read_text().splitlines()]

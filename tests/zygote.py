@@ -4,17 +4,22 @@ memory) that skips the ~4 s of imports a fresh interpreter pays.
 
 Run as a script (`python tests/zygote.py`) with the environment the commands should see (some
 libraries read it at import). It reads one JSON request per line on stdin, {"args", "cwd",
-"env", "stdout", "stderr"}, runs `seqlab ARGS` in a forked child with its output in those
-files, and answers {"returncode": N} on stdout. `Zygote` is the test side of it.
+"env", "stdout", "stderr", "session"}, forks a child that runs `seqlab ARGS` with its output in
+those files (in a session of its own when asked), and answers {"started": PID} on stdout, then
+{"exited": PID, "returncode": N} when that child ends; children may run side by side. `Zygote` is
+the test side of it: `run` (a CompletedProcess) and `start` (a Popen-like WarmProcess).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 
@@ -22,6 +27,8 @@ def _child(request: dict) -> None:
     """In the forked child: become `seqlab ARGS` in `cwd` with `env`; never returns."""
     code = 1
     try:
+        if request.get("session"):
+            os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -83,34 +90,99 @@ def serve() -> None:
         importlib.import_module(module)
     warm_up()
 
+    say = threading.Lock()
+
+    def answer(message: dict) -> None:
+        with say:
+            print(json.dumps(message), flush=True)
+
+    def reap() -> None:  # every child's end, as it comes
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:  # none running
+                time.sleep(0.02)
+                continue
+            answer({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+
+    threading.Thread(target=reap, daemon=True).start()
     for line in sys.stdin:
         pid = os.fork()
         if pid == 0:
             _child(json.loads(line))
-        _, status = os.waitpid(pid, 0)
-        print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+        answer({"started": pid})
+
+
+class WarmProcess:
+    """A child of the zygote, used like subprocess.Popen (text mode, output in files)."""
+
+    def __init__(self, zygote: Zygote, pid: int, args: list[str], out: Path, err: Path) -> None:
+        self.zygote, self.pid, self.args, self.out, self.err = zygote, pid, args, out, err
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        self.returncode = self.zygote.exits.get(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self.zygote.ended:
+            if not self.zygote.ended.wait_for(lambda: self.pid in self.zygote.exits, timeout):
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.poll()
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        return self.out.read_text(errors="replace"), self.err.read_text(errors="replace")
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 class Zygote:
-    """The test side: `run(args, cwd, env)` -> CompletedProcess, one command at a time."""
+    """The test side: `run(args, cwd, env)` -> CompletedProcess; `start(...)` -> WarmProcess."""
 
     def __init__(self, env: dict[str, str], scratch: Path) -> None:
         self.scratch = scratch
         scratch.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([sys.executable, __file__], env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
+        self.exits: dict[int, int] = {}
+        self.ended = threading.Condition()
+        self.started: queue.Queue[int] = queue.Queue()
+        self.count = 0
+        threading.Thread(target=self._listen, daemon=True).start()
 
-    def run(self, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-        out, err = self.scratch / "stdout", self.scratch / "stderr"
-        request = {"args": args, "cwd": str(cwd), "env": env, "stdout": str(out), "stderr": str(err)}
+    def _listen(self) -> None:
+        for line in self.proc.stdout:
+            message = json.loads(line)
+            if "started" in message:
+                self.started.put(message["started"])
+            else:
+                with self.ended:
+                    self.exits[message["exited"]] = message["returncode"]
+                    self.ended.notify_all()
+        self.started.put(-1)  # the zygote itself ended
+
+    def start(self, args: list[str], cwd: Path, env: dict[str, str], session: bool = False) -> WarmProcess:
+        self.count += 1
+        out, err = self.scratch / f"{self.count}.stdout", self.scratch / f"{self.count}.stderr"
+        request = {"args": args, "cwd": str(cwd), "env": env, "stdout": str(out), "stderr": str(err),
+                   "session": session}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        if not answer:
-            raise RuntimeError(f"the zygote died running seqlab {' '.join(args)}")
-        code = json.loads(answer)["returncode"]
-        return subprocess.CompletedProcess(["seqlab", *args], code, out.read_text(errors="replace"),
-                                           err.read_text(errors="replace"))
+        pid = self.started.get(timeout=60)
+        if pid < 0:
+            raise RuntimeError(f"the zygote died starting seqlab {' '.join(args)}")
+        return WarmProcess(self, pid, ["seqlab", *args], out, err)
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+        child = self.start(args, cwd, env)
+        out, err = child.communicate()
+        return subprocess.CompletedProcess(child.args, child.returncode, out, err)
 
     def close(self) -> None:
         self.proc.stdin.close()
