@@ -53,7 +53,7 @@ def _in_environment(env: dict[str, str], target: Callable[..., Any], args: tuple
 
 def seqlab_command(args: list[str], console: Path, name: str, env: dict[str, str] | None = None):
     """An unstarted `seqlab ARGS`, its output (stdout and stderr) appended to `console`, in a
-    session of its own (a terminal's Ctrl-C reaches it only through its parent), sent SIGTERM on
+    process group of its own (setsid: a terminal's Ctrl-C reaches it only through its parent), sent SIGTERM on
     Linux when the process that started it dies."""
     return process(_run_seqlab, (list(args), str(console)), name, env)
 

@@ -6,7 +6,7 @@ The runner keeps `jobs` trial processes going until the study holds `trials` fin
 finished (the study was stopped or killed) go first, with their own parameters and folders:
 they continue from their checkpoints.
 
-Each trial process sits in a session of its own, so a terminal's Ctrl-C reaches it only
+Each trial process leads a process group of its own (setsid), so a terminal's Ctrl-C reaches it only
 through the runner, once: SIGINT/SIGTERM to the runner are passed on, every trial checkpoints
 and stops, and the study can be continued. A trial whose runner dies (kill -9) gets SIGTERM from the
 kernel (Linux) and stops the same way; a re-run waits for such a trial to let go of its folder.
