@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 
@@ -90,19 +89,15 @@ def serve() -> None:
         importlib.import_module(module)
     warm_up()
 
-    say = threading.Lock()
+    say, running = threading.Lock(), threading.Semaphore(0)  # one release per child forked
 
     def answer(message: dict) -> None:
         with say:
             print(json.dumps(message), flush=True)
 
     def reap() -> None:  # every child's end, as it comes
-        while True:
-            try:
-                pid, status = os.waitpid(-1, 0)
-            except ChildProcessError:  # none running
-                time.sleep(0.02)
-                continue
+        while running.acquire():
+            pid, status = os.waitpid(-1, 0)
             answer({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
 
     threading.Thread(target=reap, daemon=True).start()
@@ -110,6 +105,7 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             _child(json.loads(line))
+        running.release()
         answer({"started": pid})
 
 
@@ -125,10 +121,13 @@ class WarmProcess:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        with self.zygote.ended:
-            if not self.zygote.ended.wait_for(lambda: self.pid in self.zygote.exits, timeout):
+        zygote = self.zygote
+        with zygote.ended:
+            if not zygote.ended.wait_for(lambda: self.pid in zygote.exits or zygote.gone, timeout):
                 raise subprocess.TimeoutExpired(self.args, timeout)
-        return self.poll()
+        if self.poll() is None:
+            raise RuntimeError(f"the zygote died while {' '.join(self.args)} ran")
+        return self.returncode
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         self.wait(timeout)
@@ -151,6 +150,7 @@ class Zygote:
         self.proc = subprocess.Popen([sys.executable, __file__], env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         self.exits: dict[int, int] = {}
+        self.gone = False  # the zygote itself ended
         self.ended = threading.Condition()
         self.started: queue.Queue[int] = queue.Queue()
         self.count = 0
@@ -165,7 +165,10 @@ class Zygote:
                 with self.ended:
                     self.exits[message["exited"]] = message["returncode"]
                     self.ended.notify_all()
-        self.started.put(-1)  # the zygote itself ended
+        with self.ended:
+            self.gone = True
+            self.ended.notify_all()
+        self.started.put(-1)
 
     def start(self, args: list[str], cwd: Path, env: dict[str, str], session: bool = False) -> WarmProcess:
         self.count += 1

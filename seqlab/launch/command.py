@@ -56,20 +56,12 @@ def run_train(overrides: list[str], multirun: bool = False, print_cfg: bool = Fa
 
 
 def _leave_if_a_torchrun_rank() -> None:
-    """A torchrun rank whose run is done (its folder released) exits straight out, as a rank seqlab
-    spawns does (seqlab/launch/spawn.py): the interpreter's teardown of gloo's threads can abort a
-    finished rank ("terminate called without an active exception", exit -6)."""
+    """A torchrun rank whose run is done (its folder released) exits as a rank seqlab spawns does."""
     from seqlab.engine.distributed import env_context
+    from seqlab.launch.spawn import leave
 
-    if env_context() is None:
-        return
-    import atexit
-    import os
-
-    atexit._run_exitfuncs()  # what the interpreter's exit would run first
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    if env_context() is not None:
+        leave(0)
 
 
 def _run_train(overrides: list[str], multirun: bool, print_cfg: bool,

@@ -43,7 +43,7 @@ def train_on_devices(cfg: Any, run_dir: Path, devices: int) -> int:
     store = Path(tempfile.mkdtemp(prefix=STORE_PREFIX))
     owner = hold_store(store)
     workers = [warm_start.process(worker_main, (container, str(run_dir), r, devices, f"file://{store}/store"),
-                            name=f"rank {r}") for r in range(devices)]
+                                  name=f"rank {r}") for r in range(devices)]
     forward = SignalForwarder(workers)
     try:
         with forward:
@@ -167,9 +167,18 @@ def worker_main(container: dict, run_dir: str, rank: int, world_size: int, init_
     hold_store(Path(init_method.removeprefix("file://")).parent)  # released when this process ends
     with signals_interrupt():  # a signal while the rank is set up: cleaned up like Ctrl-C
         code = run_rank(container, Path(run_dir), rank, world_size, init_method, parent)
+    leave(code)
+
+
+def leave(code: int) -> None:
+    """End a finished rank straight out, after what the interpreter's exit would run first: the
+    interpreter's teardown of gloo's threads can abort a finished rank ("terminate called without
+    an active exception", exit -6)."""
+    import atexit
+
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Straight out: the interpreter's teardown of gloo's threads can abort a finished rank.
     os._exit(code)
 
 

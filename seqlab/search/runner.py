@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from seqlab import warm_start
 from seqlab.errors import SeqlabError
 from seqlab.runs import CONFIG
 from seqlab.search import CONSOLE
@@ -104,10 +105,8 @@ class Runner:
         folder = self.study.run_folder(trial)
         folder.mkdir(exist_ok=True)
         _wait_for_folder(folder)
-        from seqlab import warm_start
-
         process = warm_start.seqlab_command(self.study.command(trial), folder / CONSOLE, name=f"trial {trial.number}",
-                                      env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                            env={**os.environ, "OMP_NUM_THREADS": "1"})
         process.start()
         self.running[trial.number] = Running(trial, process)
         again = " (continued)" if (folder / CONFIG).exists() else ""
