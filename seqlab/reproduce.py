@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from seqlab import warm_start
 from seqlab.config.paths import config_dir
 from seqlab.errors import SeqlabError
 from seqlab.runs import CHECKPOINTS, LAST, SUMMARY
@@ -96,12 +95,12 @@ def plan(names: list[str], out: Path) -> list[PlannedRun]:
 
 
 def command_for(run: PlannedRun, threads: int) -> list[str]:
+    """The `seqlab` arguments of one run: a train, or a resume of one that stopped."""
     from seqlab.config.compose import quote
 
     if run.status() in ("partial", "interrupted", "failed"):  # failed: a write failed (disk full); resumable
-        return [sys.executable, "-m", "seqlab", "resume", str(run.folder), f"threads={threads}"]
-    return [sys.executable, "-m", "seqlab", "train", *run.overrides, f"threads={threads}",
-            f"hydra.run.dir={quote(str(run.folder))}"]
+        return ["resume", str(run.folder), f"threads={threads}"]
+    return ["train", *run.overrides, f"threads={threads}", f"hydra.run.dir={quote(str(run.folder))}"]
 
 
 def split_exclusive(runs: list[PlannedRun], jobs: int) -> tuple[list[PlannedRun], list[PlannedRun]]:
@@ -131,23 +130,12 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
     queue = [(r, 1) for r in shared] + [(r, jobs) for r in exclusive] + [(r, 1) for r in waiting]
     start, running, failed, blocked = time.perf_counter(), {}, [], []
     while queue or running:
-        while queue and len(running) < jobs and _may_start(*queue[0], [r for r, *_ in running.values()]):
-            run, threads = queue.pop(0)
-            if run.init_from is not None and not Path(run.init_from).exists():
-                blocked.append(f"{run.label} (trainer.init_from={run.init_from})")
-                console.print(f"[yellow]not started[/] {run.label}: it starts from {run.init_from}, which does "
-                              "not exist (its experiment file says which run writes it)")
-                continue
-            running[run.label] = _start(run, threads)
-            if threads > 1:
-                break
+        _start_next(queue, running, jobs, blocked)
         time.sleep(0.5)
-        for label, (run, proc, began, log) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            log.close()
-            del running[label]
-            _report(label, run, proc.returncode, time.perf_counter() - began, failed)
+        for label, (run, proc, began) in list(running.items()):
+            if proc.exitcode is not None:
+                del running[label]
+                _report(label, run, proc.exitcode, time.perf_counter() - began, failed)
     wall = time.perf_counter() - start
     if failed or blocked:
         raise SeqlabError("; ".join(
@@ -159,6 +147,21 @@ def reproduce(names: list[str], out: Path, jobs: int) -> float | None:
     return wall
 
 
+def _start_next(queue: list[tuple[PlannedRun, int]], running: dict, jobs: int, blocked: list[str]) -> None:
+    """Start queued runs while a worker is free: an exclusive one alone, one whose starting
+    weights are missing not at all (it goes into `blocked`)."""
+    while queue and len(running) < jobs and _may_start(*queue[0], [r for r, *_ in running.values()]):
+        run, threads = queue.pop(0)
+        if run.init_from is not None and not Path(run.init_from).exists():
+            blocked.append(f"{run.label} (trainer.init_from={run.init_from})")
+            console.print(f"[yellow]not started[/] {run.label}: it starts from {run.init_from}, which does "
+                          "not exist (its experiment file says which run writes it)")
+            continue
+        running[run.label] = _start(run, threads)
+        if threads > 1:
+            return
+
+
 def _may_start(run: PlannedRun, threads: int, running: list[PlannedRun]) -> bool:
     """An exclusive run starts on an idle machine; one that starts from another run's weights once
     only such runs are left (its trainer.init_from may name the folder of one of this invocation's runs)."""
@@ -167,14 +170,18 @@ def _may_start(run: PlannedRun, threads: int, running: list[PlannedRun]) -> bool
     return run.init_from is None or all(r.init_from is not None for r in running)
 
 
-def _start(run: PlannedRun, threads: int) -> tuple[PlannedRun, subprocess.Popen, float, Any]:
-    """Start one run as its own process, its output appended to the folder's console.log."""
+def _start(run: PlannedRun, threads: int) -> tuple[PlannedRun, Any, float]:
+    """Start one run as its own process (forked warm), its output appended to the folder's
+    console.log. It stays in this command's process group, as a subprocess would: a terminal's
+    Ctrl-C reaches it directly, and it finishes stopping at its checkpoint even if this command
+    has already gone."""
     run.folder.mkdir(parents=True, exist_ok=True)
-    log = open(run.folder / "console.log", "a")
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "120"}
-    proc = subprocess.Popen(command_for(run, threads), stdout=log, stderr=log, env=env)
+    proc = warm_start.seqlab_command(command_for(run, threads), run.folder / "console.log", name=run.label,
+                                     env=env, own_group=False)
+    proc.start()
     console.print(f"[cyan]start[/] {run.label} ({threads} thread{'s' if threads > 1 else ''})")
-    return run, proc, time.perf_counter(), log
+    return run, proc, time.perf_counter()
 
 
 def _report(label: str, run: PlannedRun, returncode: int, took: float, failed: list[str]) -> None:

@@ -1,6 +1,7 @@
-"""Child processes that start warm: the ranks of `trainer.devices=N` and the trials of `seqlab
-search` are forked by a server that imported torch and seqlab once, so each child skips the
-seconds a new interpreter spends importing them (most of a short trial's time).
+"""Child processes that start warm: the ranks of `trainer.devices=N`, the trials of `seqlab
+search` and the runs of `seqlab reproduce` are forked by a server that imported torch and seqlab
+once, so each child skips the seconds a new interpreter spends importing them (most of a short
+trial's time).
 
 A child is still a process of its own (pid, signals, exit code, files, memory). The server is
 multiprocessing's "forkserver": a fresh, single-threaded process (none of the parent's threads,
@@ -14,30 +15,31 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 PRELOAD = ["torch", "seqlab.cli", "seqlab.launch.command", "seqlab.launch.processes", "seqlab.engine.trainer",
-           "seqlab.plots.loss", "matplotlib.backends.backend_agg"]
+           "seqlab.plots.loss", "matplotlib.backends.backend_agg", "matplotlib.figure"]
 """What the server imports before it forks anything: what a rank or a `seqlab train` imports anyway."""
 
 
-def _context():
+def _context(preload: Sequence[str]):
     import multiprocessing
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    context.set_forkserver_preload([*PRELOAD, *preload])  # one server per process: its first start's list
     return context
 
 
-def process(target: Callable[..., Any], args: tuple, name: str, env: dict[str, str] | None = None):
+def process(target: Callable[..., Any], args: tuple, name: str, env: dict[str, str] | None = None,
+            preload: Sequence[str] = ()):
     """An unstarted process that runs `target(*args)` in `env` (by default, this process's present
-    environment)."""
+    environment); `preload`: modules the server imports too (one that is not installed is skipped)."""
     env = dict(os.environ) if env is None else env
-    return _context().Process(target=_in_environment, args=(env, target, args), name=name)
+    return _context(preload).Process(target=_in_environment, args=(env, target, args), name=name)
 
 
 def _in_environment(env: dict[str, str], target: Callable[..., Any], args: tuple) -> None:
@@ -51,19 +53,23 @@ def _in_environment(env: dict[str, str], target: Callable[..., Any], args: tuple
     target(*args)
 
 
-def seqlab_command(args: list[str], console: Path, name: str, env: dict[str, str] | None = None):
-    """An unstarted `seqlab ARGS`, its output (stdout and stderr) appended to `console`, in a
-    process group of its own (setsid: a terminal's Ctrl-C reaches it only through its parent), sent SIGTERM on
-    Linux when the process that started it dies."""
-    return process(_run_seqlab, (list(args), str(console)), name, env)
+def seqlab_command(args: list[str], console: Path, name: str, env: dict[str, str] | None = None,
+                   preload: Sequence[str] = (), own_group: bool = True):
+    """An unstarted `seqlab ARGS`, its output (stdout and stderr) appended to `console`. With
+    `own_group`, a child tied to its starter: in a process group of its own (setsid: a terminal's
+    Ctrl-C reaches it only through its starter), sent SIGTERM on Linux when the starter dies.
+    Without, as a plain subprocess: in its starter's group (a terminal's Ctrl-C reaches both),
+    outliving it."""
+    return process(_run_seqlab, (list(args), str(console), own_group), name, env, preload)
 
 
-def _run_seqlab(args: list[str], console: str) -> None:
-    os.setsid()
-    if sys.platform.startswith("linux"):
+def _run_seqlab(args: list[str], console: str, own_group: bool) -> None:
+    if own_group:
+        os.setsid()
+    if own_group and sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: the server ends with our parent
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: the server ends with our starter
     out = os.open(console, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     for fd in (1, 2):
         os.dup2(out, fd)

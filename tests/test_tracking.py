@@ -3,6 +3,7 @@ with the run folder (metrics.jsonl is the truth); resume, failures and the CLI e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -20,9 +21,10 @@ from conftest import TINY, run_cli
 from seqlab.tracking import Tracker, build_trackers
 from seqlab.tracking.run_files import step_samples
 
-pytest.importorskip("tensorboard")
-mlflow = pytest.importorskip("mlflow")
-pytest.importorskip("wandb")
+TRACKERS = ("tensorboard", "mlflow", "wandb")
+pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(name) for name in TRACKERS),
+                                reason="the tracking extra is not installed: pip install 'seqlab[tracking]'")
+"""Found, not imported: importing mlflow and wandb takes seconds, paid by the tests that use them."""
 
 
 def records(run: Path) -> list[dict]:
@@ -132,6 +134,8 @@ def test_resume_continues_every_tracker_without_repeating_a_step(tmp_path, corpu
     """Train 30 steps, then pretend the run died at step 30 after its step-15 checkpoint:
     the resume redoes 16..30. TensorBoard purges and relogs them; MLflow and W&B keep their
     run and skip the steps they already hold. Each tracker then holds every step once."""
+    import mlflow
+
     args = [f"task.source={corpus}", *TINY, "trainer.keep_last=2", "logger=[tensorboard,mlflow,wandb]"]
     first = run_cli("train", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -171,6 +175,8 @@ def test_resume_continues_every_tracker_without_repeating_a_step(tmp_path, corpu
 def test_mlflow_server_holds_a_sweep(tmp_path, corpus):
     """A real `mlflow server` (sqlite backend, 127.0.0.1, a fresh port) gets a two-run sweep:
     params, metric history, summary metrics and artefacts are read back with MlflowClient."""
+    import mlflow
+
     port, store = free_port(), tmp_path / "server"
     store.mkdir()
     server = subprocess.Popen(

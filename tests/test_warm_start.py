@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from seqlab import warm_start
@@ -51,3 +52,29 @@ def test_a_seqlab_command_writes_its_console_and_exits_with_its_code(tmp_path, m
     refused.join(timeout=120)
     lines = console.read_text().splitlines()
     assert refused.exitcode == 2 and lines[-1].startswith("error:") and "nope" in lines[-1]
+
+
+def group_of_a_running_command(tmp_path: Path, own_group: bool) -> tuple[int, int]:
+    """(the command's pid, its process group), read while it runs; then it is stopped."""
+    console = tmp_path / f"own_group_{own_group}.log"
+    command = warm_start.seqlab_command(["train", "task=copy", "trainer.max_steps=1000000", "threads=1"], console,
+                                        name="long", own_group=own_group)
+    command.start()
+    deadline = time.time() + 60
+    while not console.exists() and command.is_alive() and time.time() < deadline:  # opened after setsid
+        time.sleep(0.02)
+    group = os.getpgid(command.pid)
+    command.terminate()
+    command.join(timeout=60)
+    assert not command.is_alive(), "the command did not stop"
+    return command.pid, group
+
+
+def test_a_command_leads_its_own_process_group_unless_it_stays_in_its_starters(tmp_path, monkeypatch):
+    """Trials lead their own group (a terminal's Ctrl-C reaches them through the study); runs of
+    `seqlab reproduce` stay in the command's, which the terminal's Ctrl-C reaches."""
+    monkeypatch.chdir(tmp_path)
+    pid, group = group_of_a_running_command(tmp_path, own_group=True)
+    assert group == pid
+    pid, group = group_of_a_running_command(tmp_path, own_group=False)
+    assert group == os.getpgrp() != pid
