@@ -125,17 +125,27 @@ class Config:
 
 
 def register_configs() -> None:
-    """Register the schemas so that conf/*.yaml can name them in their defaults lists."""
+    """Register the schemas so that conf/*.yaml can name them in their defaults lists. Each is
+    stored once per process (storing one converts its dataclass: a tenth of a compose), and again
+    only when its name now holds another schema (a model or task registered since)."""
+    from seqlab.config.loggers import LOGGER_SCHEMAS
     from seqlab.registry import MODELS, TASKS
 
-    cs = ConfigStore.instance()
-    cs.store(name="config_schema", node=Config)
-    cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    _store(None, "config_schema", Config)
+    _store("trainer", "trainer_schema", TrainerConfig)
     for name, spec in MODELS.items():
-        cs.store(group="model", name=f"schema_{name}", node=spec.config)
+        _store("model", f"schema_{name}", spec.config)
     for name, spec in TASKS.items():
-        cs.store(group="task", name=f"schema_{name}", node=spec.config)
-    from seqlab.config.loggers import LOGGER_SCHEMAS
-
+        _store("task", f"schema_{name}", spec.config)
     for name, schema in LOGGER_SCHEMAS.items():
-        cs.store(group="logger", name=f"schema_{name}", node=schema)
+        _store("logger", f"schema_{name}", schema)
+
+
+_STORED: dict[tuple[str | None, str], Any] = {}
+"""(group, name) -> the schema stored under it in Hydra's ConfigStore by this process."""
+
+
+def _store(group: str | None, name: str, node: Any) -> None:
+    if _STORED.get((group, name)) is not node:
+        ConfigStore.instance().store(group=group, name=name, node=node)
+        _STORED[(group, name)] = node
