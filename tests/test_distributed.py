@@ -113,7 +113,7 @@ def assert_complete(run: Path, steps: int) -> dict:
     return summary
 
 
-LONG = [*DDP, "trainer.max_steps=60", "trainer.log_every=1", "trainer.eval_every=20", "trainer.checkpoint_every=1"]
+LONG = [*DDP, "trainer.max_steps=60", "trainer.log_every=1", "trainer.eval_every=20"]
 
 
 @pytest.fixture(scope="module")

@@ -213,9 +213,12 @@ def test_a_deferred_step_skips_a_non_finite_update_without_reading_the_device():
 
 
 @pytest.mark.slow
-def test_compiled_training_writes_plain_checkpoints(corpus, tmp_path):
+def test_compiled_training_writes_plain_checkpoints(corpus, tmp_path, monkeypatch):
     """trainer.compile wraps only the training forward: checkpoints hold the plain module's names."""
     from safetensors.torch import load_file
+
+    compile_ = torch.compile  # dynamo's wrapper and tracing, without inductor's seconds of code generation
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: compile_(model, **{"backend": "eager", **kwargs}))
 
     trainer = tiny_trainer(corpus, tmp_path, "trainer.compile=true", "trainer.num_samples=0")
     assert trainer.fit()["status"] == "completed"
