@@ -34,9 +34,9 @@ FAILURES_IN_A_ROW = 3
 LOCK_WAIT_S = 120.0
 """How long a continued trial waits for the process of an earlier run to let go of its folder."""
 STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
-TRIAL_PRELOAD = ("optuna",)
-"""Imported once by the server that forks the trials: each trial asks Optuna's pruner at its
-evaluations, and importing optuna costs a new process over a second."""
+PRUNED_TRIAL_PRELOAD = ("optuna",)
+"""Imported once by the server that forks the trials of a pruned study: each trial asks Optuna's
+pruner at its evaluations, and importing optuna costs a new process over a second."""
 
 
 @dataclass
@@ -109,7 +109,8 @@ class Runner:
         folder.mkdir(exist_ok=True)
         _wait_for_folder(folder)
         process = warm_start.seqlab_command(self.study.command(trial), folder / CONSOLE, name=f"trial {trial.number}",
-                                            env={**os.environ, "OMP_NUM_THREADS": "1"}, preload=TRIAL_PRELOAD)
+                                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                            preload=PRUNED_TRIAL_PRELOAD if self.study.settings.pruner != "none" else ())
         process.start()
         self.running[trial.number] = Running(trial, process)
         again = " (continued)" if (folder / CONFIG).exists() else ""
