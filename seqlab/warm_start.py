@@ -79,8 +79,10 @@ def _run_seqlab(args: list[str], console: str, own_group: bool) -> None:
     sys.argv = ["seqlab", *args]
     import atexit
     import runpy
+    import threading
 
     try:  # this process becomes `python -m seqlab ARGS`; its SystemExit is the exit code
         runpy.run_module("seqlab", run_name="__main__", alter_sys=True)
-    finally:
-        atexit._run_exitfuncs()  # what an interpreter's exit runs; a forked child's does not
+    finally:  # what an interpreter's exit runs, in its order (a forked child's runs neither):
+        threading._shutdown()  # threading's exit functions, then its threads joined
+        atexit._run_exitfuncs()

@@ -51,6 +51,11 @@ def _child(request: dict) -> None:
 
         traceback.print_exc()
     finally:
+        import atexit
+        import threading
+
+        threading._shutdown()  # what an interpreter's exit runs, in its order: threading's exit functions
+        atexit._run_exitfuncs()  # (joblib's workers stop with their sweep), the threads joined, then atexit's
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
