@@ -112,7 +112,7 @@ def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path, warm
     new trial replaces them, and the study ends with exactly --trials trials, none alike."""
     study = tmp_path / "study"
     command = ["search", "--study", str(study), "--trials", "2", "--jobs", "2",
-               "--pruner", "none", *TINY_COPY, "trainer.max_steps=100", "trainer.eval_every=10"]
+               "--pruner", "none", *TINY_COPY, "trainer.max_steps=40", "trainer.eval_every=10"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = warm_seqlab.start(command, tmp_path, env, session=True)
     wait_for(lambda: any(study.glob("*/checkpoint/last.json")), 90)
@@ -133,9 +133,9 @@ def test_a_study_killed_mid_trial_continues_to_exactly_its_trials(tmp_path, warm
     assert len({json.dumps(e["params"], sort_keys=True) for e in started}) == 2
     assert sorted(p.name for p in study.iterdir() if p.is_dir()) == ["0_transformer_copy", "1_transformer_copy"]
     for run in study.glob("*_transformer_copy"):
-        assert (summary(run)["status"], summary(run)["steps"]) == ("completed", 100)
+        assert (summary(run)["status"], summary(run)["steps"]) == ("completed", 40)
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-        assert steps == sorted(set(steps)) and steps[-1] == 100  # no step recorded twice after the resume
+        assert steps == sorted(set(steps)) and steps[-1] == 40  # no step recorded twice after the resume
     best = json.loads((study / "best.json").read_text())
     assert best["trials"] == {"complete": 2, "pruned": 0, "failed": 0}
     assert best["best"]["value"] == min(summary(run)["final_val_loss"] for run in study.glob("*_transformer_copy"))
