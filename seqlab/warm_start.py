@@ -77,12 +77,20 @@ def _run_seqlab(args: list[str], console: str, own_group: bool) -> None:
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.argv = ["seqlab", *args]
-    import atexit
     import runpy
-    import threading
 
     try:  # this process becomes `python -m seqlab ARGS`; its SystemExit is the exit code
         runpy.run_module("seqlab", run_name="__main__", alter_sys=True)
-    finally:  # what an interpreter's exit runs, in its order (a forked child's runs neither):
-        threading._shutdown()  # threading's exit functions, then its threads joined
-        atexit._run_exitfuncs()
+    finally:
+        run_exit_functions()
+
+
+def run_exit_functions() -> None:
+    """What an interpreter's exit runs before its teardown, in its order: threading's exit functions
+    (joblib's workers stop with their sweep) and its threads joined, then atexit's. A forked child
+    runs neither by itself."""
+    import atexit
+    import threading
+
+    threading._shutdown()
+    atexit._run_exitfuncs()

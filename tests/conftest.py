@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,14 @@ def trained_run(corpus, tmp_path_factory) -> Path:
     runs = list((work / "outputs").glob("*/*_gru_tinystories"))
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def wait_for(condition, timeout: float = 120) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def descendants(pid: int) -> list[int]:

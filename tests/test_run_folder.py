@@ -9,11 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, wait_for
 from test_robustness import assert_same_run, last_weights, losses, one_line_exit_2, only_run
 
 from seqlab.errors import RunWriteError, SeqlabError
@@ -22,13 +21,6 @@ from seqlab.runs.lock import RunBusyError, RunLock
 from seqlab.runs.writer import RunDir
 
 HALF = ["trainer.max_steps=15"]  # a run stopped half way: the rest of TINY's 30 steps is resumed
-
-
-def wait_for(condition, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # --- the lock ---------------------------------------------------------------------------

@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import descendants, run_cli
+from conftest import descendants, run_cli, wait_for
 
 from seqlab.search.journal import Journal, StudySettings, TrialRecord, save_settings
 from seqlab.search.outcome import best_trial, compute_saved
@@ -94,13 +93,6 @@ def test_a_bad_search_space_is_one_line_before_anything_exists(tmp_path, space, 
     assert result.stderr.startswith("error: search space") and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "outputs").exists()
-
-
-def wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
+
+from conftest import wait_for
 
 from seqlab import warm_start
 
@@ -60,9 +61,7 @@ def group_of_a_running_command(tmp_path: Path, own_group: bool) -> tuple[int, in
     command = warm_start.seqlab_command(["train", "task=copy", "trainer.max_steps=1000000", "threads=1"], console,
                                         name="long", own_group=own_group)
     command.start()
-    deadline = time.time() + 60
-    while not console.exists() and command.is_alive() and time.time() < deadline:  # opened after setsid
-        time.sleep(0.02)
+    wait_for(lambda: console.exists() or not command.is_alive(), 60)  # the console is opened after setsid
     group = os.getpgid(command.pid)
     command.terminate()
     command.join(timeout=60)

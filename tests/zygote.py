@@ -51,11 +51,9 @@ def _child(request: dict) -> None:
 
         traceback.print_exc()
     finally:
-        import atexit
-        import threading
+        from seqlab.warm_start import run_exit_functions
 
-        threading._shutdown()  # what an interpreter's exit runs, in its order: threading's exit functions
-        atexit._run_exitfuncs()  # (joblib's workers stop with their sweep), the threads joined, then atexit's
+        run_exit_functions()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

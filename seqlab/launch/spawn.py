@@ -174,9 +174,9 @@ def leave(code: int) -> None:
     """End a finished rank straight out, after what the interpreter's exit would run first: the
     interpreter's teardown of gloo's threads can abort a finished rank ("terminate called without
     an active exception", exit -6)."""
-    import atexit
+    from seqlab import warm_start
 
-    atexit._run_exitfuncs()
+    warm_start.run_exit_functions()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

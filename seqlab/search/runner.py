@@ -108,9 +108,9 @@ class Runner:
         folder = self.study.run_folder(trial)
         folder.mkdir(exist_ok=True)
         _wait_for_folder(folder)
+        preload = PRUNED_TRIAL_PRELOAD if self.study.settings.pruner != "none" else ()
         process = warm_start.seqlab_command(self.study.command(trial), folder / CONSOLE, name=f"trial {trial.number}",
-                                            env={**os.environ, "OMP_NUM_THREADS": "1"},
-                                            preload=PRUNED_TRIAL_PRELOAD if self.study.settings.pruner != "none" else ())
+                                            env={**os.environ, "OMP_NUM_THREADS": "1"}, preload=preload)
         process.start()
         self.running[trial.number] = Running(trial, process)
         again = " (continued)" if (folder / CONFIG).exists() else ""
