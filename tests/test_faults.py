@@ -294,6 +294,40 @@ def test_a_signal_while_preparing_data_cleans_up(corpus, tmp_path, monkeypatch, 
     assert not (tmp_path / "outputs").exists() and not list((tmp_path / "cache").glob(".tmp-*"))
 
 
+@pytest.mark.parametrize("left", [(".hydra", "train.log"), (".hydra", "train.log", "config.yaml", "metrics.jsonl")],
+                         ids=["before its config", "before its first step"])
+def test_a_folder_whose_run_was_killed_while_set_up_trains_again(corpus, trained_run, tmp_path, left):
+    """kill -9 during a run's set-up leaves part of its files and no checkpoint: the same command
+    with trainer.resume=auto (a requeued job, a continued search trial) trains the run from the start."""
+    folder = tmp_path / "job"
+    folder.mkdir()
+    for name in left:
+        if (trained_run / name).is_dir():
+            shutil.copytree(trained_run / name, folder / name)
+        elif name == "metrics.jsonl":
+            (folder / name).write_text("")  # made empty at the start of a run
+        else:
+            shutil.copy(trained_run / name, folder / name)
+    result = run_cli("train", f"task.source={corpus}", *TINY, "trainer.resume=auto", f"hydra.run.dir={folder}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 30
+
+
+def test_a_fresh_run_writes_its_config_before_its_metrics(corpus, tmp_path, monkeypatch):
+    """A folder with metrics.jsonl holds a run (training afresh into it is refused), and
+    trainer.resume=auto continues a folder with config.yaml: written in this order, a kill between
+    the two leaves one of the folders above, never metrics without a config."""
+    from seqlab.runs.writer import RunDir
+
+    config_first, rewrite = [], RunDir.rewrite_metrics
+    monkeypatch.setattr(RunDir, "rewrite_metrics",
+                        lambda run, records: config_first.append(run.config.exists()) or rewrite(run, records))
+    assert run_cli("train", f"task.source={corpus}", *TINY, cwd=tmp_path).returncode == 0
+    assert config_first == [True]
+
+
 # --- 6. numbers out of range: config and sampling flags ------------------------------------------
 
 @pytest.mark.parametrize("override, words", [

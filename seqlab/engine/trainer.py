@@ -101,12 +101,14 @@ class Trainer:
         self.progress = TrainProgress(self.tcfg.max_steps, enabled=self.is_main)
         self.callbacks = CallbackList([*callbacks, *config_callbacks(cfg)], self.is_main)
         self.flop_meter = FlopMeter() if self.is_main else None  # rank 0 writes flops.json and records
+        config_yaml = OmegaConf.to_yaml(cfg, resolve=True) + self._run_facts()
         if resume_from is not None:
             self._resume(resume_from)
-        else:  # empty from the start: a run stopped before its first log step has one too
-            self.run.rewrite_metrics([])  # (and a requeued job killed before its first checkpoint starts over)
+            self.run.write_config(config_yaml)
+        else:  # config.yaml before metrics.jsonl: a folder killed in between holds no run and trains afresh
+            self.run.write_config(config_yaml)
+            self.run.rewrite_metrics([])  # empty from the start: a run stopped before its first log step has one
         self._loss_sum = torch.tensor(self.state.loss_sum, device=self.device)  # on device: no sync per step
-        self.run.write_config(OmegaConf.to_yaml(cfg, resolve=True) + self._run_facts())
 
     @property
     def global_batch(self) -> int:
